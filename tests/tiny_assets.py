@@ -1,0 +1,41 @@
+"""Tiny data and models written by the tests, in the same formats users bring."""
+
+import os
+import random
+
+POSITIVE_WORDS = "great wonderful excellent superb loved brilliant moving fantastic".split()
+NEGATIVE_WORDS = "awful terrible boring dull hated poor waste bad".split()
+FILLER_WORDS = "the movie film plot actor story was and it a of this".split()
+
+
+def review(label_words, rng):
+  words = [rng.choice(FILLER_WORDS) for _ in range(12)] + [rng.choice(label_words) for _ in range(3)]
+  rng.shuffle(words)
+  return " ".join(words).capitalize() + "."
+
+
+def write_aclimdb(root, train_per_class=60, test_per_class=20, seed=0):
+  """An aclImdb/ tree whose sentiment is carried by a few obvious words."""
+  rng = random.Random(seed)
+  for split, count in (("train", train_per_class), ("test", test_per_class)):
+    for label, words, rating in (("pos", POSITIVE_WORDS, 8), ("neg", NEGATIVE_WORDS, 2)):
+      folder = os.path.join(root, "aclImdb", split, label)
+      os.makedirs(folder, exist_ok=True)
+      for i in range(count):
+        with open(os.path.join(folder, f"{i}_{rating}.txt"), "w") as handle:
+          handle.write(review(words, rng))
+  return os.path.join(root, "aclImdb")
+
+
+def write_tiny_bert_preset(directory):
+  """A 2-layer, hidden-16 BERT saved as a keras-hub preset (config.json + weights + tokenizer)."""
+  import keras_hub
+  vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + sorted(
+      set(POSITIVE_WORDS + NEGATIVE_WORDS + FILLER_WORDS))
+  backbone = keras_hub.models.BertBackbone(
+      vocabulary_size=len(vocabulary), num_layers=2, num_heads=2, hidden_dim=16,
+      intermediate_dim=32, max_sequence_length=64)
+  tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+  backbone.save_to_preset(directory)
+  tokenizer.save_to_preset(directory)
+  return directory

@@ -1,0 +1,78 @@
+"""Frozen run configuration: what `tfsft.train` flags become, and what a model_dir remembers of its run."""
+
+import dataclasses
+import json
+from typing import Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  data_path: Optional[str] = None  # local files; None means the task's TFDS data set
+  tfds_data_dir: Optional[str] = None
+  validation_fraction: float = 0.1  # carved from train by a seeded hash of each example's text
+  max_train_examples: Optional[int] = None
+  max_eval_examples: Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  model: str = "bert"
+  init_checkpoint: Optional[str] = None
+  max_seq_length: int = 128
+  dropout: float = 0.1
+  # Only the from-scratch LSTM reads these.
+  vocab_size: int = 20000
+  embedding_dim: int = 128
+  lstm_units: int = 128
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+  learning_rate: Optional[float] = None  # None: the model family's default
+  warmup_ratio: float = 0.1
+  weight_decay: float = 0.01
+  clip_global_norm: float = 1.0
+  adam_epsilon: float = 1e-6
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeConfig:
+  model_dir: str = "model_dir"
+  export_dir: Optional[str] = None  # None: saved_models/<task>
+  batch_size: int = 32  # global; each replica gets batch_size / num_replicas
+  num_epochs: Optional[float] = None
+  train_steps: Optional[int] = None
+  eval_every_steps: Optional[int] = None  # None: once per pass over the training data
+  checkpoint_every_steps: int = 100
+  log_every_steps: int = 10
+  strategy: str = "auto"
+  tpu: Optional[str] = None
+  cpu_logical_devices: int = 0
+  mixed_precision: str = "none"
+  seed: int = 42
+  export: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  task: str
+  data: DataConfig = DataConfig()
+  model: ModelConfig = ModelConfig()
+  optimizer: OptimizerConfig = OptimizerConfig()
+  runtime: RuntimeConfig = RuntimeConfig()
+
+  def to_dict(self):
+    return dataclasses.asdict(self)
+
+  def to_json(self):
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, values):
+    return cls(
+        task=values["task"],
+        data=DataConfig(**values["data"]),
+        model=ModelConfig(**values["model"]),
+        optimizer=OptimizerConfig(**values["optimizer"]),
+        runtime=RuntimeConfig(**values["runtime"]),
+    )

@@ -1,0 +1,116 @@
+"""Scoring a model on its evaluation splits, into the log, TensorBoard and eval_results.json."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tfsft.data import pipeline
+
+
+class Evaluator:
+  """Holds tokenized evaluation splits (cached) and their labels; `evaluate` scores a model."""
+
+  def __init__(self, task, label_names, splits: dict, counts: dict, preprocess, batch_size: int,
+               writers: dict):
+    self._task = task
+    self._label_names = label_names
+    self._writers = writers
+    self._splits = {
+        name: (pipeline.evaluation_dataset(examples, preprocess, batch_size),
+               pipeline.labels_of(examples), math.ceil(counts[name] / batch_size))
+        for name, examples in splits.items() if examples is not None
+    }
+
+  def evaluate(self, model: keras.Model, step: int, split_names=None) -> dict:
+    results = {}
+    for name in split_names or self._splits:
+      dataset, labels, steps = self._splits[name]
+      # Explicit steps: filtered datasets have unknown length and Keras warns at their end.
+      outputs = model.predict(dataset, steps=steps, verbose=0)
+      results[name] = self._task.score(labels, outputs, self._label_names)
+      self._summarise(name, results[name], step)
+      scalars = {k: round(v, 4) for k, v in results[name].items() if isinstance(v, float)}
+      logging.info("Step %d %s: %s", step, name, json.dumps(scalars))
+    return results
+
+  def _summarise(self, split, results, step):
+    writer = self._writers.get(split)
+    if writer is None:
+      return
+    with writer.as_default(step=step):
+      for name, value in results.items():
+        if isinstance(value, float):
+          tf.summary.scalar(f"eval/{name}", value)
+      if "confusion_matrix" in results:
+        tf.summary.text("eval/confusion_matrix", _markdown_matrix(results["confusion_matrix"],
+                                                                  self._label_names))
+    writer.flush()
+
+
+def _markdown_matrix(matrix, label_names):
+  """Rows are true labels, columns predictions; TensorBoard renders the markdown table."""
+  header = "| true \\ predicted | " + " | ".join(label_names) + " |"
+  rule = "|---" * (len(label_names) + 1) + "|"
+  rows = [f"| {name} | " + " | ".join(str(count) for count in row) + " |"
+          for name, row in zip(label_names, matrix)]
+  return "\n".join([header, rule] + rows)
+
+
+class PeriodicEvaluation(keras.callbacks.Callback):
+  """At each Keras "epoch" end (one loop of steps): checkpoint, and evaluate on validation when the
+  loop crossed a multiple of --eval_every_steps."""
+
+  def __init__(self, evaluator: Evaluator, manager: tf.train.CheckpointManager, plan,
+               step_variable):
+    super().__init__()
+    self._evaluator = evaluator
+    self._manager = manager
+    self._plan = plan
+    self._step = step_variable
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = int(self._step.numpy())
+    self._manager.save(checkpoint_number=step)
+    crossed = step // self._plan.eval_every > (step - self._plan.steps_per_loop) // self._plan.eval_every
+    # The last step's evaluation (validation and test) happens after fit.
+    if crossed and step < self._plan.total_steps:
+      self._evaluator.evaluate(self.model, step, ["validation"])
+
+
+class TrainingSummaries(keras.callbacks.Callback):
+  """Train loss and learning rate in TensorBoard, indexed by the global step so resumed runs
+  continue the same curves."""
+
+  def __init__(self, writer, every_steps: int, optimizer):
+    super().__init__()
+    self._writer = writer
+    self._every = every_steps
+    self._optimizer = optimizer
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = int(self._optimizer.iterations.numpy())
+    if self._writer is None or step % self._every or not logs:
+      return
+    with self._writer.as_default(step=step):
+      tf.summary.scalar("train/loss", logs["loss"])
+      tf.summary.scalar("train/learning_rate", float(np.asarray(self._optimizer.learning_rate)))
+      for name, value in logs.items():
+        if name != "loss":
+          tf.summary.scalar(f"train/{name}", value)
+
+
+class StopAtStep(keras.callbacks.Callback):
+  """Ends training at the planned step even when it falls inside a Keras "epoch"."""
+
+  def __init__(self, total_steps: int, step_variable):
+    super().__init__()
+    self._total = total_steps
+    self._step = step_variable
+
+  def on_train_batch_end(self, batch, logs=None):
+    if int(self._step.numpy()) >= self._total:
+      self.model.stop_training = True

@@ -1,0 +1,31 @@
+"""Export the latest checkpoint of a --model_dir as a new SavedModel version for TF Serving.
+
+  python -m tfsft.export --model_dir=runs/imdb [--export_dir=saved_models/imdb]
+"""
+
+import os
+
+from absl import app, flags, logging
+
+from tfsft.errors import exit_on_user_error
+
+flags.DEFINE_string("model_dir", None, "The --model_dir of a tfsft.train run.")
+flags.DEFINE_string("export_dir", None, "TF Serving model base path. Default: saved_models/<task>.")
+flags.DEFINE_string("warmup_text", "This movie was great.", "Text for the warmup requests.")
+FLAGS = flags.FLAGS
+
+
+@exit_on_user_error
+def main(argv):
+  del argv
+  from tfsft.model_dir import load_trained_model
+  from tfsft.serving.export import export_for_serving
+  config, task, encoder, model, label_names, checkpoint = load_trained_model(FLAGS.model_dir)
+  logging.info("Exporting %s.", checkpoint)
+  export_root = FLAGS.export_dir or os.path.join("saved_models", config.task)
+  print(export_for_serving(model, encoder, task, label_names, export_root, [FLAGS.warmup_text]))
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("model_dir")
+  app.run(main)

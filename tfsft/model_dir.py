@@ -1,0 +1,71 @@
+"""What a run keeps in --model_dir, and how a trained model is rebuilt from it.
+
+  tfsft_run.json      the run's configuration and label names (to resume and to export)
+  encoder/            the model family's architecture and vocabulary (see models/*.save)
+  checkpoints/        tf.train.Checkpoint of model + optimizer (step = optimizer iterations)
+  logs/{train,validation,test}/   TensorBoard
+  eval_results.json   the latest evaluation
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from tfsft.config import TrainConfig
+from tfsft.errors import UserError
+
+RUN_FILE = "tfsft_run.json"
+
+
+class ModelDir:
+
+  def __init__(self, path: str):
+    self.path = path
+    self.run_file = os.path.join(path, RUN_FILE)
+    self.encoder_dir = os.path.join(path, "encoder")
+    self.checkpoint_dir = os.path.join(path, "checkpoints")
+    self.eval_results_file = os.path.join(path, "eval_results.json")
+
+  def logs(self, split: str) -> str:
+    return os.path.join(self.path, "logs", split)
+
+  def latest_checkpoint(self):
+    return tf.train.latest_checkpoint(self.checkpoint_dir)
+
+  def read_run(self):
+    if not os.path.isfile(self.run_file):
+      raise UserError(f"{self.path} holds no tfsft run ({RUN_FILE} is missing): pass the --model_dir "
+                      "of a tfsft.train run")
+    with open(self.run_file) as handle:
+      record = json.load(handle)
+    return TrainConfig.from_dict(record["config"]), record["label_names"]
+
+  def write_run(self, config: TrainConfig, label_names):
+    os.makedirs(self.encoder_dir, exist_ok=True)
+    write_json_atomically(self.run_file, {"config": config.to_dict(), "label_names": list(label_names)})
+
+
+def write_json_atomically(path: str, value):
+  """Readers (TensorBoard plugins, a watching script) never see half a file."""
+  staging = f"{path}.tmp"
+  with open(staging, "w") as handle:
+    json.dump(value, handle, indent=2, sort_keys=True)
+  os.replace(staging, path)
+
+
+def load_trained_model(path: str):
+  """Rebuilds (config, task, encoder, model, label_names) from a model_dir's latest checkpoint."""
+  from tfsft.models import MODELS  # imported here: keeps `tfsft.model_dir` light for tests
+  from tfsft.tasks import TASKS
+  model_dir = ModelDir(path)
+  config, label_names = model_dir.read_run()
+  checkpoint_path = model_dir.latest_checkpoint()
+  if checkpoint_path is None:
+    raise UserError(f"{model_dir.checkpoint_dir} has no checkpoint: train first with tfsft.train")
+  task = TASKS.get(config.task)()
+  encoder = MODELS.get(config.model.model).restore(config.model, model_dir.encoder_dir)
+  model = task.build_model(encoder, config.model, label_names)
+  # The optimizer's slots are in the checkpoint too; inference does not need them.
+  tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
+  return config, task, encoder, model, label_names, checkpoint_path

@@ -1,0 +1,8 @@
+"""Model families by --model name. Adding one: a module with a `FAMILY` and one line here."""
+
+from tfsft.models import bert, lstm
+from tfsft.registry import Registry
+
+MODELS = Registry("model", "--model")
+MODELS.register("bert", bert.FAMILY)
+MODELS.register("lstm", lstm.FAMILY)

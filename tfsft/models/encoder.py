@@ -1,0 +1,53 @@
+"""The contract between model families and tasks.
+
+A model family turns raw strings into features (`preprocess`, in-graph, used by tf.data and by the
+serving signatures alike) and features into representations (`backbone`, a Keras model whose output
+dict has `pooled_output` [batch, hidden] and `sequence_output` [batch, time, hidden]). Tasks put
+their heads on those outputs and never need to know which family they are talking to.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Callable, Dict, Optional
+
+import keras
+import tensorflow as tf
+
+
+@dataclasses.dataclass
+class TextEncoder:
+  preprocessor: keras.layers.Layer  # tf.string [batch] -> tensor or dict of tensors
+  backbone: keras.Model
+  feature_names: tuple
+  description: str  # where the weights came from, for the log
+
+  def preprocess(self, text: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """Features as int32: keras-hub's bool padding_mask breaks MirroredStrategy's first-batch AddN
+    reduction, and TF Serving clients find int32 easier to send."""
+    features = self.preprocessor(text)
+    if not isinstance(features, dict):
+      features = {self.feature_names[0]: features}
+    return {name: tf.cast(features[name], tf.int32) for name in self.feature_names}
+
+  def inputs(self) -> Dict[str, keras.KerasTensor]:
+    return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in self.feature_names}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFamily:
+  """How to make (`build`), persist (`save`) and remake (`restore`) one family's encoder."""
+  build: Callable  # (ModelConfig, training texts dataset) -> TextEncoder
+  save: Callable  # (TextEncoder, directory) -> None; architecture and vocabulary, not weights
+  restore: Callable  # (ModelConfig, directory) -> TextEncoder with fresh weights
+  default_learning_rate: float
+
+
+def write_json(path: str, value):
+  with open(path, "w") as handle:
+    json.dump(value, handle, indent=2)
+
+
+def read_json(path: str):
+  with open(path) as handle:
+    return json.load(handle)

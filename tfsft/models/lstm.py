@@ -1,0 +1,58 @@
+"""The classic Keras text classifier's encoder, trained from scratch:
+TextVectorization (vocabulary from the training split) -> Embedding -> bidirectional LSTM.
+"""
+
+import os
+
+import keras
+import tensorflow as tf
+
+from tfsft.config import ModelConfig
+from tfsft.models.encoder import ModelFamily, TextEncoder, read_json, write_json
+
+FEATURES = ("token_ids",)
+_VOCABULARY_FILE = "vocabulary.txt"
+
+
+def build(config: ModelConfig, training_texts: tf.data.Dataset) -> TextEncoder:
+  vectorizer = _vectorizer(config)
+  vectorizer.adapt(training_texts.batch(1024))
+  return _encoder(config, vectorizer, "a new vocabulary from the training split")
+
+
+def save(encoder: TextEncoder, directory: str):
+  vocabulary = encoder.preprocessor.get_vocabulary(include_special_tokens=False)
+  with open(os.path.join(directory, _VOCABULARY_FILE), "w", encoding="utf-8") as handle:
+    handle.writelines(f"{token}\n" for token in vocabulary)
+  write_json(os.path.join(directory, "lstm.json"), {"vocabulary_size": len(vocabulary)})
+
+
+def restore(config: ModelConfig, directory: str) -> TextEncoder:
+  vectorizer = _vectorizer(config)
+  with open(os.path.join(directory, _VOCABULARY_FILE), encoding="utf-8") as handle:
+    vectorizer.set_vocabulary([line.rstrip("\n") for line in handle])
+  return _encoder(config, vectorizer, f"model_dir vocabulary {directory}")
+
+
+def _vectorizer(config: ModelConfig):
+  return keras.layers.TextVectorization(
+      max_tokens=config.vocab_size, output_sequence_length=config.max_seq_length,
+      name="text_vectorization")
+
+
+def _encoder(config, vectorizer, description):
+  vocabulary_size = vectorizer.vocabulary_size()
+  token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+  embedded = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
+                                    name="token_embedding")(token_ids)
+  sequence, forward_h, _, backward_h, _ = keras.layers.Bidirectional(
+      keras.layers.LSTM(config.lstm_units, return_sequences=True, return_state=True),
+      name="bilstm")(embedded)
+  pooled = keras.layers.Concatenate(name="final_states")([forward_h, backward_h])
+  backbone = keras.Model({"token_ids": token_ids},
+                         {"pooled_output": pooled, "sequence_output": sequence}, name="lstm_backbone")
+  return TextEncoder(preprocessor=vectorizer, backbone=backbone, feature_names=FEATURES,
+                     description=f"LSTM from scratch, {description} ({vocabulary_size} tokens)")
+
+
+FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=1e-3)

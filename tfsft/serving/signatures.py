@@ -1,0 +1,46 @@
+"""The SavedModel's signatures, on a `keras.export.ExportArchive`.
+
+Keras 3's `model.export()` renames outputs to output_0 and, for keras-hub tasks, takes token ids
+(keras-hub#784); an ExportArchive keeps our names and lets tokenization run inside the graph, so
+clients send raw strings. Signatures:
+
+  serving_default    text [batch] string -> the task's outputs (classification: scores, classes, label)
+  tokenize           text -> int32 features (token_ids, ...) exactly as training saw them
+  predict_token_ids  features -> the task's outputs, for clients that tokenize themselves
+  + the task's extras (classification: `classify` for TF Serving's Classify API)
+"""
+
+import keras
+import tensorflow as tf
+
+from tfsft.models.encoder import TextEncoder
+from tfsft.tasks.base import Task
+
+TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
+
+
+def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
+                  label_names) -> keras.export.ExportArchive:
+  archive = keras.export.ExportArchive()
+  # ExportArchive only tracks built layers; a preprocessor restored from a model_dir has not run yet.
+  encoder.preprocess(tf.constant(["build"]))
+  archive.track(model)
+  archive.track(encoder.preprocessor)  # its vocabulary tables must travel with the graph
+
+  def predict_features(features):
+    return task.serving_outputs(model(features, training=False), label_names)
+
+  def predict_text(text):
+    return predict_features(encoder.preprocess(text))
+
+  feature_specs = [tf.TensorSpec([None, None], tf.int32, name=name) for name in encoder.feature_names]
+
+  def predict_token_ids(*features):
+    return predict_features(dict(zip(encoder.feature_names, features)))
+
+  archive.add_endpoint("serving_default", predict_text, input_signature=[TEXT_SPEC])
+  archive.add_endpoint("tokenize", encoder.preprocess, input_signature=[TEXT_SPEC])
+  archive.add_endpoint("predict_token_ids", predict_token_ids, input_signature=feature_specs)
+  for name, (function, input_signature) in task.extra_signatures(predict_text, label_names).items():
+    archive.add_endpoint(name, function, input_signature=input_signature)
+  return archive

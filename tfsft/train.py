@@ -1,0 +1,98 @@
+"""Fine-tune a model on a task and export it for TF Serving.
+
+  python -m tfsft.train --task=imdb --model=bert --init_checkpoint=<preset or directory> \
+      --data_path=<aclImdb dir or tarball> --model_dir=runs/imdb
+
+Flags can also come from a file: --flagfile=imdb.flags. This module only turns flags into a
+TrainConfig; trainer.run does the work.
+"""
+
+from absl import app, flags
+
+from tfsft import config as cfg
+from tfsft import distribute, trainer
+from tfsft.errors import exit_on_user_error
+
+_D = cfg.TrainConfig(task="")  # defaults live in one place: the config dataclasses
+
+flags.DEFINE_string("task", None, "Task name, e.g. imdb.")
+flags.DEFINE_string("model", _D.model.model, "Model family: bert or lstm.")
+flags.DEFINE_string("init_checkpoint", None,
+                    "BERT weights: keras-hub preset name, local keras-hub preset directory or local "
+                    "Hugging Face BERT directory. Default: bert_base_en_uncased (downloaded).")
+flags.DEFINE_string("data_path", None, "Local data (IMDb: aclImdb directory or .tar.gz). "
+                    "Default: the task's TFDS data set.")
+flags.DEFINE_string("tfds_data_dir", None, "TFDS data_dir.")
+flags.DEFINE_float("validation_fraction", _D.data.validation_fraction,
+                   "Fraction of train carved out (seeded hash) as the validation split.")
+flags.DEFINE_integer("max_train_examples", None, "Use at most this many training examples.")
+flags.DEFINE_integer("max_eval_examples", None, "Use at most this many validation/test examples.")
+flags.DEFINE_string("model_dir", _D.runtime.model_dir,
+                    "Checkpoints, TensorBoard logs and eval_results.json; rerun to resume.")
+flags.DEFINE_string("export_dir", None, "TF Serving model base path. Default: saved_models/<task>.")
+flags.DEFINE_boolean("export", True, "Export a SavedModel after training.")
+flags.DEFINE_integer("max_seq_length", _D.model.max_seq_length, "Tokens per example.")
+flags.DEFINE_float("dropout", _D.model.dropout, "Dropout before the task head.")
+flags.DEFINE_integer("vocab_size", _D.model.vocab_size, "lstm: vocabulary size.")
+flags.DEFINE_integer("embedding_dim", _D.model.embedding_dim, "lstm: embedding size.")
+flags.DEFINE_integer("lstm_units", _D.model.lstm_units, "lstm: units per direction.")
+flags.DEFINE_integer("batch_size", _D.runtime.batch_size,
+                     "Global batch size; each replica gets batch_size / num_replicas.")
+flags.DEFINE_float("learning_rate", None, "Peak learning rate. Default: bert 5e-5, lstm 1e-3.")
+flags.DEFINE_float("num_epochs", None, "Passes over the training data (default 3).")
+flags.DEFINE_integer("train_steps", None, "Optimizer steps (instead of --num_epochs).")
+flags.DEFINE_float("warmup_ratio", _D.optimizer.warmup_ratio, "Fraction of steps of linear warmup.")
+flags.DEFINE_float("weight_decay", _D.optimizer.weight_decay,
+                   "AdamW decoupled weight decay (not applied to LayerNorm or bias).")
+flags.DEFINE_float("clip_global_norm", _D.optimizer.clip_global_norm, "Gradient clipping; 0: off.")
+flags.DEFINE_integer("eval_every_steps", None, "Validation interval. Default: one pass over train.")
+flags.DEFINE_integer("checkpoint_every_steps", _D.runtime.checkpoint_every_steps,
+                     "Checkpoint interval.")
+flags.DEFINE_integer("log_every_steps", _D.runtime.log_every_steps, "TensorBoard train interval.")
+flags.DEFINE_enum("strategy", _D.runtime.strategy, distribute.STRATEGIES, "tf.distribute strategy.")
+flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu ('local' on a TPU VM).")
+flags.DEFINE_integer("cpu_logical_devices", 0,
+                     "Split the CPU into N logical devices (test mirrored training without GPUs).")
+flags.DEFINE_enum("mixed_precision", _D.runtime.mixed_precision, trainer.MIXED_PRECISION,
+                  "Keras dtype policy.")
+flags.DEFINE_integer("seed", _D.runtime.seed, "Seeds initialisation, shuffling and the split.")
+
+FLAGS = flags.FLAGS
+
+
+def config_from_flags() -> cfg.TrainConfig:
+  return cfg.TrainConfig(
+      task=FLAGS.task,
+      data=cfg.DataConfig(
+          data_path=FLAGS.data_path, tfds_data_dir=FLAGS.tfds_data_dir,
+          validation_fraction=FLAGS.validation_fraction,
+          max_train_examples=FLAGS.max_train_examples, max_eval_examples=FLAGS.max_eval_examples),
+      model=cfg.ModelConfig(
+          model=FLAGS.model, init_checkpoint=FLAGS.init_checkpoint,
+          max_seq_length=FLAGS.max_seq_length, dropout=FLAGS.dropout, vocab_size=FLAGS.vocab_size,
+          embedding_dim=FLAGS.embedding_dim, lstm_units=FLAGS.lstm_units),
+      optimizer=cfg.OptimizerConfig(
+          learning_rate=FLAGS.learning_rate, warmup_ratio=FLAGS.warmup_ratio,
+          weight_decay=FLAGS.weight_decay, clip_global_norm=FLAGS.clip_global_norm),
+      runtime=cfg.RuntimeConfig(
+          model_dir=FLAGS.model_dir, export_dir=FLAGS.export_dir, batch_size=FLAGS.batch_size,
+          num_epochs=FLAGS.num_epochs, train_steps=FLAGS.train_steps,
+          eval_every_steps=FLAGS.eval_every_steps,
+          checkpoint_every_steps=FLAGS.checkpoint_every_steps,
+          log_every_steps=FLAGS.log_every_steps, strategy=FLAGS.strategy, tpu=FLAGS.tpu,
+          cpu_logical_devices=FLAGS.cpu_logical_devices, mixed_precision=FLAGS.mixed_precision,
+          seed=FLAGS.seed, export=FLAGS.export))
+
+
+@exit_on_user_error
+def main(argv):
+  del argv
+  results = trainer.run(config_from_flags())
+  print(f"Done at step {results['step']}: validation {results['validation']}")
+  if "export_path" in results:
+    print(f"SavedModel: {results['export_path']}")
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("task")
+  app.run(main)

@@ -1,0 +1,179 @@
+"""One fine-tuning run: data -> strategy scope -> build -> compile -> fit -> evaluate -> export.
+
+Resumption: if --model_dir holds a checkpoint, model, optimizer and step come from it and
+--init_checkpoint is ignored; otherwise the model family initialises from --init_checkpoint. Either
+way the log says which. Keras "epochs" here are loops of `steps_per_loop` steps, each ending in a
+checkpoint, so a resumed run restarts exactly where its last checkpoint left off.
+"""
+
+import dataclasses
+import math
+import os
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from tfsft import distribute, evaluation
+from tfsft.config import TrainConfig
+from tfsft.data import pipeline, splits
+from tfsft.data.text_checks import user_errors_from_data
+from tfsft.errors import UserError
+from tfsft.model_dir import ModelDir, write_json_atomically
+from tfsft.models import MODELS
+from tfsft.optimization import make_optimizer
+from tfsft.serving.export import export_for_serving
+from tfsft.tasks import TASKS
+
+MIXED_PRECISION = ("none", "mixed_bfloat16", "mixed_float16")
+DEFAULT_EPOCHS = 3  # the BERT paper's fine-tuning recipe uses 2-4
+
+
+@dataclasses.dataclass(frozen=True)
+class StepPlan:
+  total_steps: int
+  steps_per_loop: int  # one Keras "epoch"; a checkpoint at the end of each
+  eval_every: int  # validation at the first loop end on or past each multiple
+
+
+def plan_steps(config: TrainConfig, train_examples: int) -> StepPlan:
+  runtime = config.runtime
+  steps_per_pass = train_examples // runtime.batch_size
+  if steps_per_pass == 0:
+    raise UserError(f"only {train_examples} training examples for --batch_size="
+                    f"{runtime.batch_size}: lower --batch_size or add data")
+  total = runtime.train_steps or math.ceil((runtime.num_epochs or DEFAULT_EPOCHS) * steps_per_pass)
+  eval_every = min(runtime.eval_every_steps or steps_per_pass, total)
+  return StepPlan(total, min(runtime.checkpoint_every_steps, eval_every), eval_every)
+
+
+def check_flags(config: TrainConfig):
+  runtime = config.runtime
+  if runtime.train_steps and runtime.num_epochs:
+    raise UserError("--train_steps and --num_epochs both set: keep one")
+  if config.model.model == "lstm" and config.model.init_checkpoint:
+    raise UserError("--init_checkpoint is for --model=bert; the lstm model trains from scratch")
+  if runtime.mixed_precision not in MIXED_PRECISION:
+    raise UserError(f"unknown --mixed_precision={runtime.mixed_precision}: choose from "
+                    f"{', '.join(MIXED_PRECISION)}")
+  if not 0 < config.data.validation_fraction < 1:
+    raise UserError("--validation_fraction must be between 0 and 1")
+  positive = {"batch_size": runtime.batch_size, "max_seq_length": config.model.max_seq_length,
+              "checkpoint_every_steps": runtime.checkpoint_every_steps,
+              "log_every_steps": runtime.log_every_steps}
+  for name, value in positive.items():
+    if value <= 0:
+      raise UserError(f"--{name}={value} must be positive")
+
+
+def run(config: TrainConfig) -> dict:
+  """Trains, evaluates and (unless --noexport) exports; returns the final evaluation results."""
+  check_flags(config)
+  task = TASKS.get(config.task)()
+  family = MODELS.get(config.model.model)
+  runtime = config.runtime
+  strategy = distribute.make_strategy(runtime.strategy, runtime.tpu, runtime.cpu_logical_devices)
+  if runtime.batch_size % strategy.num_replicas_in_sync:
+    raise UserError(f"--batch_size={runtime.batch_size} (global) does not divide over "
+                    f"{strategy.num_replicas_in_sync} replicas: use a multiple of it")
+  if runtime.mixed_precision != "none":
+    keras.mixed_precision.set_dtype_policy(runtime.mixed_precision)
+  keras.utils.set_random_seed(runtime.seed)
+
+  model_dir = ModelDir(runtime.model_dir)
+  resume_from = model_dir.latest_checkpoint()
+  if resume_from:
+    _check_same_model(model_dir, config)
+
+  data = task.load_data(config.data, runtime.seed)
+  logging.info("Data: %s.", data.source)
+  with user_errors_from_data():  # reads every example once: bad files fail before any write
+    counts = {name: splits.count(ds) for name, ds in
+              (("train", data.train), ("validation", data.validation), ("test", data.test)) if ds}
+  logging.info("Examples: %s.", counts)
+  plan = plan_steps(config, counts["train"])
+  logging.info("Plan: %s; %d example(s) per replica per step.", plan,
+               runtime.batch_size // strategy.num_replicas_in_sync)
+
+  with strategy.scope():
+    if resume_from:
+      encoder = family.restore(config.model, model_dir.encoder_dir)
+    else:
+      encoder = family.build(config.model, data.train.map(lambda text, label: text))
+    model = task.build_model(encoder, config.model, data.label_names)
+    model.compile(
+        optimizer=make_optimizer(config.optimizer,
+                                 config.optimizer.learning_rate or family.default_learning_rate,
+                                 plan.total_steps),
+        loss=task.loss(), metrics=task.training_metrics())
+    optimizer = model.optimizer  # under mixed_float16, the loss-scaling wrapper
+    optimizer.build(model.trainable_variables)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+
+  chief = distribute.is_chief(strategy)
+  # Every worker must write its checkpoint; only the chief's lands in model_dir.
+  checkpoint_dir = model_dir.checkpoint_dir if chief else os.path.join(
+      model_dir.path, f"worker_tmp_{strategy.cluster_resolver.task_id}")
+  manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)
+  if resume_from:
+    checkpoint.restore(resume_from).assert_existing_objects_matched()
+    logging.info("Resuming from %s at step %d (--init_checkpoint is not used).", resume_from,
+                 int(optimizer.iterations.numpy()))
+  else:
+    logging.info("No checkpoint in %s: starting from %s.", model_dir.path, encoder.description)
+    if chief:
+      model_dir.write_run(config, data.label_names)
+      family.save(encoder, model_dir.encoder_dir)
+
+  writers = {name: tf.summary.create_file_writer(model_dir.logs(name)) if chief else None
+             for name in ("train", "validation", "test")}
+  if chief:
+    with writers["train"].as_default(step=0):
+      tf.summary.text("run/flags", f"```\n{config.to_json()}\n```")
+  evaluator = evaluation.Evaluator(
+      task, data.label_names, {"validation": data.validation, "test": data.test}, counts,
+      encoder.preprocess, runtime.batch_size, writers)
+
+  step = int(optimizer.iterations.numpy())
+  if step < plan.total_steps:
+    train_dataset = pipeline.training_dataset(
+        data.train, encoder.preprocess, runtime.batch_size,
+        seed=runtime.seed + step)  # a resumed run does not replay the first batches
+    model.fit(
+        train_dataset, steps_per_epoch=plan.steps_per_loop,
+        epochs=math.ceil(plan.total_steps / plan.steps_per_loop),
+        initial_epoch=step // plan.steps_per_loop, shuffle=False,  # shuffled in tf.data
+        verbose=2 if os.environ.get("CI") else 1,
+        callbacks=[
+            evaluation.StopAtStep(plan.total_steps, optimizer.iterations),
+            evaluation.TrainingSummaries(writers["train"], runtime.log_every_steps, optimizer),
+            evaluation.PeriodicEvaluation(evaluator, manager, plan, optimizer.iterations),
+        ])
+  else:
+    logging.info("Step %d already reaches the planned %d steps: evaluating only.", step,
+                 plan.total_steps)
+
+  step = int(optimizer.iterations.numpy())
+  if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
+    manager.save(checkpoint_number=step)
+  results = evaluator.evaluate(model, step)
+  results.update(step=step, data_source=data.source, examples=counts)
+  if chief:
+    write_json_atomically(model_dir.eval_results_file, results)
+    if runtime.export:
+      export_root = runtime.export_dir or os.path.join("saved_models", config.task)
+      warmup_texts = [t.decode() for t in data.validation.map(lambda t, l: t).take(4).as_numpy_iterator()]
+      results["export_path"] = export_for_serving(model, encoder, task, data.label_names,
+                                                  export_root, warmup_texts)
+  return results
+
+
+def _check_same_model(model_dir: ModelDir, config: TrainConfig):
+  previous, _ = model_dir.read_run()
+  # --init_checkpoint may differ: a resumed run ignores it.
+  same_model = (dataclasses.replace(previous.model, init_checkpoint=None) ==
+                dataclasses.replace(config.model, init_checkpoint=None))
+  if previous.task != config.task or not same_model:
+    raise UserError(
+        f"--model_dir={model_dir.path} holds a checkpoint of a different run (task={previous.task}, "
+        f"{previous.model}); rerun with the same --task/--model flags or use a new --model_dir")
