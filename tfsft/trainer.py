@@ -66,8 +66,10 @@ def check_flags(config: TrainConfig):
       raise UserError(f"--{name}={value} must be positive")
 
 
-def run(config: TrainConfig) -> dict:
-  """Trains, evaluates and (unless --noexport) exports; returns the final evaluation results."""
+def run(config: TrainConfig, extra_callbacks=()) -> dict:
+  """Trains, evaluates and (unless --noexport) exports; returns the final evaluation results.
+
+  `extra_callbacks` are added to `fit` (benchmarks time steps with one)."""
   check_flags(config)
   task = TASKS.get(config.task)()
   family = MODELS.get(config.model.model)
@@ -148,6 +150,7 @@ def run(config: TrainConfig) -> dict:
             evaluation.StopAtStep(plan.total_steps, optimizer.iterations),
             evaluation.TrainingSummaries(writers["train"], runtime.log_every_steps, optimizer),
             evaluation.PeriodicEvaluation(evaluator, manager, plan, optimizer.iterations),
+            *extra_callbacks,
         ])
   else:
     logging.info("Step %d already reaches the planned %d steps: evaluating only.", step,
@@ -176,4 +179,5 @@ def _check_same_model(model_dir: ModelDir, config: TrainConfig):
   if previous.task != config.task or not same_model:
     raise UserError(
         f"--model_dir={model_dir.path} holds a checkpoint of a different run (task={previous.task}, "
-        f"{previous.model}); rerun with the same --task/--model flags or use a new --model_dir")
+        f"model={previous.model.model}, other model flags in {model_dir.run_file}); rerun with "
+        "the same flags or use a new --model_dir")

@@ -1,0 +1,67 @@
+"""Fixtures: tiny data in the aclImdb layout, a tiny keras-hub BERT preset, and a CLI runner."""
+
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import tiny_assets  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(module, *args, cwd=None, timeout=600):
+  """Runs `python -m <module> <args>` the way a user does; returns the CompletedProcess."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
+  return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                        cwd=cwd or REPO, env=env, timeout=timeout)
+
+
+def assert_ok(process):
+  assert process.returncode == 0, process.stderr[-4000:]
+  return process
+
+
+@pytest.fixture(scope="session")
+def tiny_imdb(tmp_path_factory):
+  return tiny_assets.write_aclimdb(str(tmp_path_factory.mktemp("imdb")))
+
+
+@pytest.fixture(scope="session")
+def tiny_imdb_tarball(tiny_imdb, tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("imdb_tar") / "aclImdb_v1.tar.gz")
+  with tarfile.open(path, "w:gz") as archive:
+    archive.add(tiny_imdb, arcname="aclImdb")
+  return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory):
+  return tiny_assets.write_tiny_bert_preset(str(tmp_path_factory.mktemp("tiny_bert")))
+
+
+def shared_path(variable, *parts):
+  """A path under $TFSFT_TEST_DATA / $TFSFT_TEST_MODELS, or a pytest skip saying what is missing."""
+  root = os.environ.get(variable)
+  if not root:
+    pytest.skip(f"{variable} is not set (.ci/run sets it to ../shared/...)")
+  path = os.path.join(root, *parts)
+  if not os.path.exists(path):
+    pytest.skip(f"{path} does not exist")
+  return path
+
+
+def scalars(logdir, tag):
+  """(step, value) pairs of one TensorBoard scalar, read from the event files."""
+  import glob
+  import tensorflow as tf
+  points = []
+  for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == tag:
+          points.append((event.step, float(tf.make_ndarray(value.tensor))))
+  return sorted(points)

@@ -1,0 +1,26 @@
+import pytest
+
+from tfsft.config import DataConfig, TrainConfig
+from tfsft.errors import UserError
+from tfsft.models import MODELS
+from tfsft.registry import Registry
+from tfsft.tasks import TASKS
+
+
+def test_unknown_names_list_what_exists():
+  with pytest.raises(UserError, match="unknown task 'imbd': choose --task from imdb"):
+    TASKS.get("imbd")
+  with pytest.raises(UserError, match="bert, lstm"):
+    MODELS.get("gpt")
+
+
+def test_duplicates_are_refused():
+  registry = Registry("thing", "--thing")
+  registry.register("a", 1)
+  with pytest.raises(ValueError, match="registered twice"):
+    registry.register("a", 2)
+
+
+def test_config_round_trips_through_json():
+  config = TrainConfig(task="imdb", data=DataConfig(data_path="x", max_train_examples=5))
+  assert TrainConfig.from_dict(__import__("json").loads(config.to_json())) == config
