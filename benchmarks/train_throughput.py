@@ -2,12 +2,14 @@
 
   python benchmarks/train_throughput.py \
       --init_checkpoint=../shared/models/all-MiniLM-L6-v2 \
-      --data_path=../shared/data/imdb/aclImdb_train.tar.gz --max_seq_length=256
+      --data_path=../shared/data/imdb/aclImdb_train.tar.gz --max_seq_length=256 \
+      --mixed_precision=none,mixed_bfloat16
 
 Both are timed in the same process on the same reviews, batch size and sequence length, over the
 same number of steady-state steps (the first steps, which trace and compile, are excluded):
-  tfsft     trainer.run: tf.data (batch -> in-graph tokenization in a parallel map -> prefetch)
-  baseline  keras_hub.models.BertTextClassifier with its preprocessor, `fit` on Python lists
+  baseline  keras_hub.models.BertTextClassifier with its preprocessor, `fit` on Python lists (float32)
+  tfsft     trainer.run: tf.data (batch -> in-graph tokenization in a parallel map -> prefetch),
+            once per --mixed_precision policy
 Prints one JSON line; docs/benchmarks.md records results.
 """
 
@@ -29,6 +31,7 @@ flags.DEFINE_integer("max_seq_length", 256, "Tokens per example.")
 flags.DEFINE_integer("batch_size", 16, "Global batch size.")
 flags.DEFINE_integer("warmup_steps", 3, "Untimed steps (tracing, first-batch costs).")
 flags.DEFINE_integer("timed_steps", 20, "Timed steps.")
+flags.DEFINE_list("mixed_precision", ["none"], "tfsft runs, one per --mixed_precision value.")
 FLAGS = flags.FLAGS
 
 
@@ -53,7 +56,7 @@ class StepTimer(keras.callbacks.Callback):
             "examples_per_s": round(examples, 2), "tokens_per_s": round(examples * sequence_length, 1)}
 
 
-def time_tfsft(total_steps):
+def time_tfsft(total_steps, mixed_precision):
   config = TrainConfig(
       task="imdb",
       data=DataConfig(data_path=FLAGS.data_path, max_train_examples=total_steps * FLAGS.batch_size,
@@ -62,9 +65,11 @@ def time_tfsft(total_steps):
                         max_seq_length=FLAGS.max_seq_length),
       runtime=RuntimeConfig(model_dir=tempfile.mkdtemp(), batch_size=FLAGS.batch_size,
                             train_steps=total_steps, checkpoint_every_steps=total_steps,
-                            eval_every_steps=total_steps, export=False))
+                            eval_every_steps=total_steps, export=False,
+                            mixed_precision=mixed_precision))
   timer = StepTimer(FLAGS.warmup_steps)
   trainer.run(config, extra_callbacks=[timer])
+  keras.mixed_precision.set_dtype_policy("float32")  # trainer.run set it process-wide
   return timer.rate(FLAGS.batch_size, FLAGS.max_seq_length)
 
 
@@ -92,12 +97,14 @@ def time_baseline(total_steps):
 def main(argv):
   del argv
   total_steps = FLAGS.warmup_steps + FLAGS.timed_steps
-  tfsft_rate = time_tfsft(total_steps)
-  baseline_rate = time_baseline(total_steps)
-  print(json.dumps({
-      "max_seq_length": FLAGS.max_seq_length, "batch_size": FLAGS.batch_size,
-      "tfsft": tfsft_rate, "keras_hub_baseline": baseline_rate,
-      "speedup": round(tfsft_rate["examples_per_s"] / baseline_rate["examples_per_s"], 3)}))
+  baseline = time_baseline(total_steps)
+  results = {"max_seq_length": FLAGS.max_seq_length, "batch_size": FLAGS.batch_size,
+             "keras_hub_baseline": baseline}
+  for policy in FLAGS.mixed_precision:
+    rate = time_tfsft(total_steps, policy)
+    rate["speedup_vs_baseline"] = round(rate["examples_per_s"] / baseline["examples_per_s"], 3)
+    results[f"tfsft_{policy}"] = rate
+  print(json.dumps(results))
 
 
 if __name__ == "__main__":

@@ -108,3 +108,12 @@ def test_rerun_with_more_steps_resumes(trained):
                    process.stderr)
   with open(os.path.join(trained["model_dir"], "eval_results.json")) as handle:
     assert json.load(handle)["step"] == 70
+
+
+def test_saved_model_stores_each_weight_once(trained):
+  """Guards the keras-team/keras#23553 workaround in serving/signatures.py."""
+  stored = tf.train.list_variables(os.path.join(trained["export_path"], "variables", "variables"))
+  stored_values = sum(int(np.prod(shape)) for name, shape in stored
+                      if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+  _, _, _, model, _, _ = load_trained_model(trained["model_dir"])
+  assert stored_values == model.count_params()

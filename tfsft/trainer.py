@@ -69,33 +69,21 @@ def check_flags(config: TrainConfig):
 def run(config: TrainConfig, extra_callbacks=()) -> dict:
   """Trains, evaluates and (unless --noexport) exports; returns the final evaluation results.
 
-  `extra_callbacks` are added to `fit` (benchmarks time steps with one)."""
+  `extra_callbacks` are added to `fit` (benchmarks time steps with one). Every check that can fail
+  on user input runs before the first write to --model_dir.
+  """
   check_flags(config)
   task = TASKS.get(config.task)()
   family = MODELS.get(config.model.model)
-  runtime = config.runtime
-  strategy = distribute.make_strategy(runtime.strategy, runtime.tpu, runtime.cpu_logical_devices)
-  if runtime.batch_size % strategy.num_replicas_in_sync:
-    raise UserError(f"--batch_size={runtime.batch_size} (global) does not divide over "
-                    f"{strategy.num_replicas_in_sync} replicas: use a multiple of it")
-  if runtime.mixed_precision != "none":
-    keras.mixed_precision.set_dtype_policy(runtime.mixed_precision)
-  keras.utils.set_random_seed(runtime.seed)
-
-  model_dir = ModelDir(runtime.model_dir)
+  strategy = _configure_runtime(config.runtime)
+  model_dir = ModelDir(config.runtime.model_dir)
   resume_from = model_dir.latest_checkpoint()
   if resume_from:
     _check_same_model(model_dir, config)
-
-  data = task.load_data(config.data, runtime.seed)
-  logging.info("Data: %s.", data.source)
-  with user_errors_from_data():  # reads every example once: bad files fail before any write
-    counts = {name: splits.count(ds) for name, ds in
-              (("train", data.train), ("validation", data.validation), ("test", data.test)) if ds}
-  logging.info("Examples: %s.", counts)
+  data, counts = _read_data(task, config)
   plan = plan_steps(config, counts["train"])
   logging.info("Plan: %s; %d example(s) per replica per step.", plan,
-               runtime.batch_size // strategy.num_replicas_in_sync)
+               config.runtime.batch_size // strategy.num_replicas_in_sync)
 
   with strategy.scope():
     if resume_from:
@@ -127,34 +115,13 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
       model_dir.write_run(config, data.label_names)
       family.save(encoder, model_dir.encoder_dir)
 
-  writers = {name: tf.summary.create_file_writer(model_dir.logs(name)) if chief else None
-             for name in ("train", "validation", "test")}
-  if chief:
-    with writers["train"].as_default(step=0):
-      tf.summary.text("run/flags", f"```\n{config.to_json()}\n```")
+  writers = _summary_writers(model_dir, config, chief)
   evaluator = evaluation.Evaluator(
       task, data.label_names, {"validation": data.validation, "test": data.test}, counts,
-      encoder.preprocess, runtime.batch_size, writers)
-
-  step = int(optimizer.iterations.numpy())
-  if step < plan.total_steps:
-    train_dataset = pipeline.training_dataset(
-        data.train, encoder.preprocess, runtime.batch_size,
-        seed=runtime.seed + step)  # a resumed run does not replay the first batches
-    model.fit(
-        train_dataset, steps_per_epoch=plan.steps_per_loop,
-        epochs=math.ceil(plan.total_steps / plan.steps_per_loop),
-        initial_epoch=step // plan.steps_per_loop, shuffle=False,  # shuffled in tf.data
-        verbose=2 if os.environ.get("CI") else 1,
-        callbacks=[
-            evaluation.StopAtStep(plan.total_steps, optimizer.iterations),
-            evaluation.TrainingSummaries(writers["train"], runtime.log_every_steps, optimizer),
-            evaluation.PeriodicEvaluation(evaluator, manager, plan, optimizer.iterations),
-            *extra_callbacks,
-        ])
-  else:
-    logging.info("Step %d already reaches the planned %d steps: evaluating only.", step,
-                 plan.total_steps)
+      encoder.preprocess, config.runtime.batch_size, writers)
+  _fit(model, data.train, encoder, plan, config.runtime, manager, evaluator,
+       [evaluation.TrainingSummaries(writers["train"], config.runtime.log_every_steps, optimizer),
+        *extra_callbacks])
 
   step = int(optimizer.iterations.numpy())
   if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
@@ -163,12 +130,68 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   results.update(step=step, data_source=data.source, examples=counts)
   if chief:
     write_json_atomically(model_dir.eval_results_file, results)
-    if runtime.export:
-      export_root = runtime.export_dir or os.path.join("saved_models", config.task)
-      warmup_texts = [t.decode() for t in data.validation.map(lambda t, l: t).take(4).as_numpy_iterator()]
-      results["export_path"] = export_for_serving(model, encoder, task, data.label_names,
-                                                  export_root, warmup_texts)
+    if config.runtime.export:
+      results["export_path"] = export_for_serving(
+          model, encoder, task, data.label_names,
+          config.runtime.export_dir or os.path.join("saved_models", config.task),
+          warmup_texts=[text.decode() for text, _ in data.validation.take(4).as_numpy_iterator()])
   return results
+
+
+def _configure_runtime(runtime) -> tf.distribute.Strategy:
+  """Strategy, dtype policy and seeds: process-wide settings that must precede model building."""
+  strategy = distribute.make_strategy(runtime.strategy, runtime.tpu, runtime.cpu_logical_devices)
+  if runtime.batch_size % strategy.num_replicas_in_sync:
+    raise UserError(f"--batch_size={runtime.batch_size} (global) does not divide over "
+                    f"{strategy.num_replicas_in_sync} replicas: use a multiple of it")
+  if runtime.mixed_precision != "none":
+    keras.mixed_precision.set_dtype_policy(runtime.mixed_precision)
+  keras.utils.set_random_seed(runtime.seed)
+  return strategy
+
+
+def _read_data(task, config: TrainConfig):
+  """The task's splits and their sizes. Counting reads every example once, so malformed files
+  fail here, before anything is written."""
+  data = task.load_data(config.data, config.runtime.seed)
+  logging.info("Data: %s.", data.source)
+  named = (("train", data.train), ("validation", data.validation), ("test", data.test))
+  with user_errors_from_data():
+    counts = {name: splits.count(dataset) for name, dataset in named if dataset is not None}
+  logging.info("Examples: %s.", counts)
+  return data, counts
+
+
+def _summary_writers(model_dir: ModelDir, config: TrainConfig, chief: bool) -> dict:
+  """TensorBoard writers per split (None off the chief), with the run's flags as text."""
+  writers = {name: tf.summary.create_file_writer(model_dir.logs(name)) if chief else None
+             for name in ("train", "validation", "test")}
+  if chief:
+    with writers["train"].as_default(step=0):
+      tf.summary.text("run/flags", f"```\n{config.to_json()}\n```")
+  return writers
+
+
+def _fit(model, train_examples, encoder, plan: StepPlan, runtime, manager, evaluator, callbacks):
+  """Trains from the optimizer's current step to `plan.total_steps`."""
+  step = int(model.optimizer.iterations.numpy())
+  if step >= plan.total_steps:
+    logging.info("Step %d already reaches the planned %d steps: evaluating only.", step,
+                 plan.total_steps)
+    return
+  train_dataset = pipeline.training_dataset(
+      train_examples, encoder.preprocess, runtime.batch_size,
+      seed=runtime.seed + step)  # a resumed run does not replay the first batches
+  model.fit(
+      train_dataset, steps_per_epoch=plan.steps_per_loop,
+      epochs=math.ceil(plan.total_steps / plan.steps_per_loop),
+      initial_epoch=step // plan.steps_per_loop, shuffle=False,  # shuffled in tf.data
+      verbose=2 if os.environ.get("CI") else 1,  # one line per loop in CI logs, a bar on a console
+      callbacks=[
+          evaluation.StopAtStep(plan.total_steps, model.optimizer.iterations),
+          evaluation.PeriodicEvaluation(evaluator, manager, plan, model.optimizer.iterations),
+          *callbacks,
+      ])
 
 
 def _check_same_model(model_dir: ModelDir, config: TrainConfig):

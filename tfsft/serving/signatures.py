@@ -24,8 +24,11 @@ def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
   archive = keras.export.ExportArchive()
   # ExportArchive only tracks built layers; a preprocessor restored from a model_dir has not run yet.
   encoder.preprocess(tf.constant(["build"]))
-  archive.track(model)
-  archive.track(encoder.preprocessor)  # its vocabulary tables must travel with the graph
+  # Track the preprocessor (its lookup tables must travel with the graph) but not the model: the
+  # endpoints capture the model's tf.Variables themselves, and track(model) would add the Keras
+  # wrappers of the same weights, which TF saves a second time (keras-team/keras#23553: a 2x
+  # SavedModel and 2x weight memory in TF Serving).
+  archive.track(encoder.preprocessor)
 
   def predict_features(features):
     return task.serving_outputs(model(features, training=False), label_names)

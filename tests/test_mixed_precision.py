@@ -1,0 +1,21 @@
+"""--mixed_precision=mixed_bfloat16 trains and still serves float32 probabilities."""
+
+import re
+
+import numpy as np
+
+from conftest import assert_ok, run_cli
+from tfsft.serving.servability import check_servable
+
+
+def test_bfloat16_training_exports_float32_scores(tiny_imdb, tiny_bert, tmp_path):
+  process = assert_ok(run_cli(
+      "tfsft.train", "--task=imdb", "--model=bert", f"--init_checkpoint={tiny_bert}",
+      f"--data_path={tiny_imdb}", f"--model_dir={tmp_path / 'model'}",
+      f"--export_dir={tmp_path / 'export'}", "--mixed_precision=mixed_bfloat16",
+      "--batch_size=16", "--train_steps=10", "--max_seq_length=32"))
+  export_path = re.search(r"SavedModel: (\S+)", process.stdout).group(1)
+  report = check_servable(export_path, {"text": ["great film", "awful film"]})
+  assert report["problems"] == []
+  scores = np.array(report["signatures"]["serving_default"]["scores"])
+  np.testing.assert_allclose(scores.sum(axis=-1), 1.0, atol=1e-5)
