@@ -61,10 +61,11 @@ def make_strategy(name: str, tpu: Optional[str] = None,
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
-  """Whether this worker owns the files in --model_dir (multi-worker runs have one chief)."""
+  """Whether this worker owns the files in --model_dir: the `chief` task when the cluster has one,
+  else worker 0 (the convention of TF's multi-worker training guide)."""
   resolver = getattr(strategy, "cluster_resolver", None)
-  if resolver is None or not resolver.cluster_spec().as_dict():
+  if resolver is None or resolver.task_type is None:
     return True
-  return resolver.task_type in ("chief", None) or (
-      resolver.task_type == "worker" and resolver.task_id == 0 and
-      "chief" not in resolver.cluster_spec().as_dict())
+  if "chief" in resolver.cluster_spec().as_dict():
+    return resolver.task_type == "chief"
+  return resolver.task_type == "worker" and resolver.task_id == 0

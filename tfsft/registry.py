@@ -4,7 +4,7 @@ Follows TF Model Garden's `official/core/registry.py`: adding a task or a model 
 `register` line, and a typo gets an error that says which names would work.
 """
 
-from typing import Callable, Dict, Generic, TypeVar
+from typing import Dict, Generic, TypeVar
 
 from tfsft.errors import UserError
 

@@ -1,8 +1,6 @@
 import os
-import tarfile
 
 import pytest
-import tensorflow as tf
 
 from tfsft.config import DataConfig
 from tfsft.data import imdb, splits

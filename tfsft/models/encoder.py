@@ -8,8 +8,7 @@ their heads on those outputs and never need to know which family they are talkin
 
 import dataclasses
 import json
-import os
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict
 
 import keras
 import tensorflow as tf

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from tfsft.config import ModelConfig
-from tfsft.models.encoder import ModelFamily, TextEncoder, read_json, write_json
+from tfsft.models.encoder import ModelFamily, TextEncoder
 
 FEATURES = ("token_ids",)
 _VOCABULARY_FILE = "vocabulary.txt"
@@ -24,7 +24,6 @@ def save(encoder: TextEncoder, directory: str):
   vocabulary = encoder.preprocessor.get_vocabulary(include_special_tokens=False)
   with open(os.path.join(directory, _VOCABULARY_FILE), "w", encoding="utf-8") as handle:
     handle.writelines(f"{token}\n" for token in vocabulary)
-  write_json(os.path.join(directory, "lstm.json"), {"vocabulary_size": len(vocabulary)})
 
 
 def restore(config: ModelConfig, directory: str) -> TextEncoder:
