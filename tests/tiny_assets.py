@@ -39,3 +39,21 @@ def write_tiny_bert_preset(directory):
   backbone.save_to_preset(directory)
   tokenizer.save_to_preset(directory)
   return directory
+
+
+ANIMALS = "cat dog horse rabbit".split()
+VEHICLES = "car truck bus train".split()
+
+
+def write_context_corpus(path, lines=1500, seed=0):
+  """Animals and vehicles each appear in their own sentence frames: words that share contexts."""
+  rng = random.Random(seed)
+  frames = [("animal", "the {} eats grass and sleeps in the barn"),
+            ("animal", "my {} likes to eat and sleep all day"),
+            ("vehicle", "we drive the {} on the road to the city"),
+            ("vehicle", "the {} needs fuel and a road to drive")]
+  with open(path, "w") as handle:
+    for _ in range(lines):
+      kind, frame = rng.choice(frames)
+      handle.write(frame.format(rng.choice(ANIMALS if kind == "animal" else VEHICLES)) + "\n")
+  return path

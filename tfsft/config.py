@@ -24,6 +24,15 @@ class ModelConfig:
   vocab_size: int = 20000
   embedding_dim: int = 128
   lstm_units: int = 128
+  pretrained_embeddings: Optional[str] = None  # word2vec / GloVe text file for the Embedding layer
+  freeze_embeddings: bool = False
+
+  # Where initial weights come from; a resumed run takes all weights from its checkpoint instead.
+  INITIALIZERS = ("init_checkpoint", "pretrained_embeddings")
+
+  def architecture(self) -> "ModelConfig":
+    """This config without its initial-weight sources: what must match to resume a run."""
+    return dataclasses.replace(self, **{name: None for name in self.INITIALIZERS})
 
 
 @dataclasses.dataclass(frozen=True)

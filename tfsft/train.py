@@ -36,6 +36,9 @@ flags.DEFINE_float("dropout", _D.model.dropout, "Dropout before the task head.")
 flags.DEFINE_integer("vocab_size", _D.model.vocab_size, "lstm: vocabulary size.")
 flags.DEFINE_integer("embedding_dim", _D.model.embedding_dim, "lstm: embedding size.")
 flags.DEFINE_integer("lstm_units", _D.model.lstm_units, "lstm: units per direction.")
+flags.DEFINE_string("pretrained_embeddings", None,
+                    "lstm: initialise the Embedding layer from a word2vec or GloVe text file.")
+flags.DEFINE_boolean("freeze_embeddings", False, "lstm: keep the Embedding layer fixed.")
 flags.DEFINE_integer("batch_size", _D.runtime.batch_size,
                      "Global batch size; each replica gets batch_size / num_replicas.")
 flags.DEFINE_float("learning_rate", None, "Peak learning rate. Default: bert 5e-5, lstm 1e-3.")
@@ -70,7 +73,9 @@ def config_from_flags() -> cfg.TrainConfig:
       model=cfg.ModelConfig(
           model=FLAGS.model, init_checkpoint=FLAGS.init_checkpoint,
           max_seq_length=FLAGS.max_seq_length, dropout=FLAGS.dropout, vocab_size=FLAGS.vocab_size,
-          embedding_dim=FLAGS.embedding_dim, lstm_units=FLAGS.lstm_units),
+          embedding_dim=FLAGS.embedding_dim, lstm_units=FLAGS.lstm_units,
+          pretrained_embeddings=FLAGS.pretrained_embeddings,
+          freeze_embeddings=FLAGS.freeze_embeddings),
       optimizer=cfg.OptimizerConfig(
           learning_rate=FLAGS.learning_rate, warmup_ratio=FLAGS.warmup_ratio,
           weight_decay=FLAGS.weight_decay, clip_global_norm=FLAGS.clip_global_norm),

@@ -53,6 +53,8 @@ def check_flags(config: TrainConfig):
     raise UserError("--train_steps and --num_epochs both set: keep one")
   if config.model.model == "lstm" and config.model.init_checkpoint:
     raise UserError("--init_checkpoint is for --model=bert; the lstm model trains from scratch")
+  if config.model.model == "bert" and config.model.pretrained_embeddings:
+    raise UserError("--pretrained_embeddings is for --model=lstm; BERT brings its own embeddings")
   if runtime.mixed_precision not in MIXED_PRECISION:
     raise UserError(f"unknown --mixed_precision={runtime.mixed_precision}: choose from "
                     f"{', '.join(MIXED_PRECISION)}")
@@ -196,10 +198,8 @@ def _fit(model, train_examples, encoder, plan: StepPlan, runtime, manager, evalu
 
 def _check_same_model(model_dir: ModelDir, config: TrainConfig):
   previous, _ = model_dir.read_run()
-  # --init_checkpoint may differ: a resumed run ignores it.
-  same_model = (dataclasses.replace(previous.model, init_checkpoint=None) ==
-                dataclasses.replace(config.model, init_checkpoint=None))
-  if previous.task != config.task or not same_model:
+  # Initial-weight sources may differ: a resumed run ignores them.
+  if previous.task != config.task or previous.model.architecture() != config.model.architecture():
     raise UserError(
         f"--model_dir={model_dir.path} holds a checkpoint of a different run (task={previous.task}, "
         f"model={previous.model.model}, other model flags in {model_dir.run_file}); rerun with "

@@ -1,14 +1,20 @@
 """The classic Keras text classifier's encoder, trained from scratch:
 TextVectorization (vocabulary from the training split) -> Embedding -> bidirectional LSTM.
+The Embedding layer can start from word2vec / GloVe vectors (--pretrained_embeddings), e.g. ones
+made by `python -m tfsft.word2vec`, whose tokens match TextVectorization's.
 """
 
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from tfsft.config import ModelConfig
+from tfsft.errors import UserError
 from tfsft.models.encoder import ModelFamily, TextEncoder
+from tfsft.word_vectors.text_format import load_text
 
 FEATURES = ("token_ids",)
 _VOCABULARY_FILE = "vocabulary.txt"
@@ -17,7 +23,16 @@ _VOCABULARY_FILE = "vocabulary.txt"
 def build(config: ModelConfig, training_texts: tf.data.Dataset) -> TextEncoder:
   vectorizer = _vectorizer(config)
   vectorizer.adapt(training_texts.batch(1024))
-  return _encoder(config, vectorizer, "a new vocabulary from the training split")
+  description = "a new vocabulary from the training split"
+  initial_embeddings = None
+  if config.pretrained_embeddings:
+    initial_embeddings, found = _pretrained_matrix(config, vectorizer.get_vocabulary())
+    description += (f", embeddings for {found} of {vectorizer.vocabulary_size()} words from "
+                    f"{config.pretrained_embeddings}")
+    logging.info("Pretrained embeddings: %d of %d vocabulary words found in %s; the rest start "
+                 "random%s.", found, vectorizer.vocabulary_size(), config.pretrained_embeddings,
+                 ", all frozen" if config.freeze_embeddings else "")
+  return _encoder(config, vectorizer, description, initial_embeddings)
 
 
 def save(encoder: TextEncoder, directory: str):
@@ -39,11 +54,32 @@ def _vectorizer(config: ModelConfig):
       name="text_vectorization")
 
 
-def _encoder(config, vectorizer, description):
+def _pretrained_matrix(config: ModelConfig, vocabulary):
+  """An Embedding matrix for `vocabulary`: pretrained rows where the word has a vector, Keras'
+  default uniform(-0.05, 0.05) elsewhere, zeros for padding. Returns (matrix, words found)."""
+  pretrained = load_text(config.pretrained_embeddings)
+  if pretrained.dim != config.embedding_dim:
+    raise UserError(f"--pretrained_embeddings={config.pretrained_embeddings} holds "
+                    f"{pretrained.dim}-dimensional vectors but --embedding_dim="
+                    f"{config.embedding_dim}: set --embedding_dim={pretrained.dim}")
+  rng = np.random.default_rng(0)
+  matrix = rng.uniform(-0.05, 0.05, (len(vocabulary), pretrained.dim)).astype(np.float32)
+  matrix[0] = 0.0
+  index = pretrained.index()
+  rows = [(row, index[word]) for row, word in enumerate(vocabulary) if word in index]
+  for row, source in rows:
+    matrix[row] = pretrained.vectors[source]
+  return matrix, len(rows)
+
+
+def _encoder(config, vectorizer, description, initial_embeddings=None):
   vocabulary_size = vectorizer.vocabulary_size()
   token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-  embedded = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
-                                    name="token_embedding")(token_ids)
+  initializer = ("uniform" if initial_embeddings is None
+                 else keras.initializers.Constant(initial_embeddings))
+  embedded = keras.layers.Embedding(
+      vocabulary_size, config.embedding_dim, mask_zero=True, embeddings_initializer=initializer,
+      trainable=not config.freeze_embeddings, name="token_embedding")(token_ids)
   sequence, forward_h, _, backward_h, _ = keras.layers.Bidirectional(
       keras.layers.LSTM(config.lstm_units, return_sequences=True, return_state=True),
       name="bilstm")(embedded)
