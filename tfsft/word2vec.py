@@ -28,7 +28,9 @@ flags.DEFINE_integer("negatives", _D.negatives, "Negative samples per example (s
 flags.DEFINE_integer("min_count", _D.min_count, "Ignore words seen fewer times.")
 flags.DEFINE_integer("epochs", _D.epochs, "Passes over the text.")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Examples per step.")
-flags.DEFINE_float("learning_rate", None, "Default: Adam 2e-3 (word2vec), Adagrad 0.05 (GloVe).")
+flags.DEFINE_float("learning_rate", None,
+                   "Default: word2vec's 0.025 (skipgram) or 0.05 (cbow) per example, for SGD "
+                   "decaying linearly; Adagrad 0.05 for GloVe.")
 flags.DEFINE_float("subsample", _D.subsample, "Frequent-word subsampling threshold; 0: off.")
 flags.DEFINE_integer("seed", _D.seed, "Seeds initialisation, sampling and shuffling.")
 FLAGS = flags.FLAGS
