@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tiny_assets
 from conftest import assert_ok, run_cli
 from tfsft.model_dir import load_trained_model
 from tfsft.word_vectors.text_format import load_text
