@@ -9,6 +9,8 @@ Projector files.
 Task text is the task's training split only (validation and test stay unseen).
 """
 
+import os
+
 from absl import app, flags, logging
 
 from tfsft.errors import UserError, exit_on_user_error
@@ -53,6 +55,16 @@ def read_texts():
   return data.train.map(lambda text, label: text)
 
 
+def _check_writable(path):
+  folder = os.path.dirname(os.path.abspath(path))
+  try:
+    os.makedirs(folder, exist_ok=True)
+  except OSError as error:
+    raise UserError(f"cannot create the folder of --output={path}: {error.strerror}") from None
+  if os.path.isdir(path) or not os.access(folder, os.W_OK):
+    raise UserError(f"cannot write --output={path}: pass a writable file path")
+
+
 @exit_on_user_error
 def main(argv):
   del argv
@@ -63,6 +75,7 @@ def main(argv):
       method=FLAGS.method, dim=FLAGS.dim, window=FLAGS.window, negatives=FLAGS.negatives,
       min_count=FLAGS.min_count, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
       learning_rate=FLAGS.learning_rate, subsample=FLAGS.subsample, seed=FLAGS.seed)
+  _check_writable(FLAGS.output)  # fail now, not after training
   with user_errors_from_data():
     vectors, losses = train_word_vectors(read_texts(), config)
   text_format.save_text(vectors, FLAGS.output)

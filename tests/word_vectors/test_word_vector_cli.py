@@ -50,6 +50,8 @@ def test_pretrained_embeddings_reach_the_lstm(imdb_vectors, tiny_imdb, tmp_path)
 @pytest.mark.parametrize("module,flags,message", [
     ("tfsft.word2vec", ["--text_file=/no/such.txt", "--output=/tmp/x.txt"], "does not exist"),
     ("tfsft.word2vec", ["--output=/tmp/x.txt"], "exactly one of --task"),
+    ("tfsft.word2vec", ["--text_file=VECTORS", "--output=/proc/x/vectors.txt"],
+     "cannot create the folder"),
     ("tfsft.neighbors", ["--vectors=EMPTY", "--word=great"], "holds no vectors"),
     ("tfsft.train", ["--task=imdb", "--model=lstm", "--pretrained_embeddings=EMPTY"],
      "holds no vectors"),
