@@ -67,8 +67,9 @@ def test_fresh_process_serving_matches_the_in_memory_model(trained):
   if trained["family"] == "bert":
     assert report["tf_text_ops"], "BERT tokenization should run on tensorflow-text ops"
 
-  _, task, encoder, model, label_names, _ = load_trained_model(trained["model_dir"])
-  in_memory = task.serving_outputs(model(encoder.preprocess(tf.constant(UNSEEN))), label_names)
+  run = load_trained_model(trained["model_dir"])
+  in_memory = run.task.serving_outputs(run.model(run.encoder.preprocess(tf.constant(UNSEEN))),
+                                       run.label_names)
   np.testing.assert_allclose(in_memory["scores"].numpy(), served, atol=1e-5)
 
 
@@ -99,6 +100,10 @@ def test_export_cli_adds_a_version_from_the_model_dir(trained):
   new_version = process.stdout.strip().splitlines()[-1]
   assert int(os.path.basename(new_version)) > int(os.path.basename(trained["export_path"]))
   assert check_servable(new_version, {"text": UNSEEN[:2]})["problems"] == []
+  # The re-export replays the same real validation texts as the export made after training.
+  texts = lambda path: [tf.make_ndarray(log.predict_log.request.inputs["text"]).tolist()
+                        for log in read_warmup_requests(path)]
+  assert texts(new_version) == texts(trained["export_path"])
 
 
 def test_rerun_with_more_steps_resumes(trained):
@@ -115,5 +120,4 @@ def test_saved_model_stores_each_weight_once(trained):
   stored = tf.train.list_variables(os.path.join(trained["export_path"], "variables", "variables"))
   stored_values = sum(int(np.prod(shape)) for name, shape in stored
                       if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
-  _, _, _, model, _, _ = load_trained_model(trained["model_dir"])
-  assert stored_values == model.count_params()
+  assert stored_values == load_trained_model(trained["model_dir"]).model.count_params()

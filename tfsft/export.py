@@ -11,7 +11,6 @@ from tfsft.errors import exit_on_user_error
 
 flags.DEFINE_string("model_dir", None, "The --model_dir of a tfsft.train run.")
 flags.DEFINE_string("export_dir", None, "TF Serving model base path. Default: saved_models/<task>.")
-flags.DEFINE_string("warmup_text", "This movie was great.", "Text for the warmup requests.")
 FLAGS = flags.FLAGS
 
 
@@ -20,10 +19,11 @@ def main(argv):
   del argv
   from tfsft.model_dir import load_trained_model
   from tfsft.serving.export import export_for_serving
-  config, task, encoder, model, label_names, checkpoint = load_trained_model(FLAGS.model_dir)
-  logging.info("Exporting %s.", checkpoint)
-  export_root = FLAGS.export_dir or os.path.join("saved_models", config.task)
-  print(export_for_serving(model, encoder, task, label_names, export_root, [FLAGS.warmup_text]))
+  trained = load_trained_model(FLAGS.model_dir)
+  logging.info("Exporting %s.", trained.checkpoint)
+  export_root = FLAGS.export_dir or os.path.join("saved_models", trained.config.task)
+  print(export_for_serving(trained.model, trained.encoder, trained.task, trained.label_names,
+                           export_root, trained.warmup_texts))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What a run keeps in --model_dir, and how a trained model is rebuilt from it.
 
-  tfsft_run.json      the run's configuration and label names (to resume and to export)
+  tfsft_run.json      the run's configuration, label names and a few validation texts (to resume,
+                      and to export with real warmup requests)
   encoder/            the model family's architecture and vocabulary (see models/*.save)
   checkpoints/        tf.train.Checkpoint of model + optimizer (step = optimizer iterations)
   logs/{train,validation,test}/   TensorBoard
@@ -9,6 +10,7 @@
 
 import json
 import os
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -39,11 +41,12 @@ class ModelDir:
                       "of a tfsft.train run")
     with open(self.run_file) as handle:
       record = json.load(handle)
-    return TrainConfig.from_dict(record["config"]), record["label_names"]
+    return TrainConfig.from_dict(record["config"]), record["label_names"], record["warmup_texts"]
 
-  def write_run(self, config: TrainConfig, label_names):
+  def write_run(self, config: TrainConfig, label_names, warmup_texts):
     os.makedirs(self.encoder_dir, exist_ok=True)
-    write_json_atomically(self.run_file, {"config": config.to_dict(), "label_names": list(label_names)})
+    write_json_atomically(self.run_file, {"config": config.to_dict(), "label_names": list(label_names),
+                                          "warmup_texts": list(warmup_texts)})
 
 
 def write_json_atomically(path: str, value):
@@ -54,12 +57,22 @@ def write_json_atomically(path: str, value):
   os.replace(staging, path)
 
 
-def load_trained_model(path: str):
-  """Rebuilds (config, task, encoder, model, label_names) from a model_dir's latest checkpoint."""
+class TrainedModel(NamedTuple):
+  config: TrainConfig
+  task: object
+  encoder: object
+  model: object
+  label_names: list
+  warmup_texts: list  # real validation texts, for the SavedModel's warmup requests
+  checkpoint: str
+
+
+def load_trained_model(path: str) -> TrainedModel:
+  """Rebuilds a trained model from a model_dir's latest checkpoint."""
   from tfsft.models import MODELS  # imported here: keeps `tfsft.model_dir` light for tests
   from tfsft.tasks import TASKS
   model_dir = ModelDir(path)
-  config, label_names = model_dir.read_run()
+  config, label_names, warmup_texts = model_dir.read_run()
   checkpoint_path = model_dir.latest_checkpoint()
   if checkpoint_path is None:
     raise UserError(f"{model_dir.checkpoint_dir} has no checkpoint: train first with tfsft.train")
@@ -68,4 +81,4 @@ def load_trained_model(path: str):
   model = task.build_model(encoder, config.model, label_names)
   # The optimizer's slots are in the checkpoint too; inference does not need them.
   tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
-  return config, task, encoder, model, label_names, checkpoint_path
+  return TrainedModel(config, task, encoder, model, label_names, warmup_texts, checkpoint_path)

@@ -83,6 +83,7 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   if resume_from:
     _check_same_model(model_dir, config)
   data, counts = _read_data(task, config)
+  warmup_texts = [text.decode() for text, _ in data.validation.take(4).as_numpy_iterator()]
   plan = plan_steps(config, counts["train"])
   logging.info("Plan: %s; %d example(s) per replica per step.", plan,
                config.runtime.batch_size // strategy.num_replicas_in_sync)
@@ -114,7 +115,7 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   else:
     logging.info("No checkpoint in %s: starting from %s.", model_dir.path, encoder.description)
     if chief:
-      model_dir.write_run(config, data.label_names)
+      model_dir.write_run(config, data.label_names, warmup_texts)
       family.save(encoder, model_dir.encoder_dir)
 
   writers = _summary_writers(model_dir, config, chief)
@@ -135,8 +136,7 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
     if config.runtime.export:
       results["export_path"] = export_for_serving(
           model, encoder, task, data.label_names,
-          config.runtime.export_dir or os.path.join("saved_models", config.task),
-          warmup_texts=[text.decode() for text, _ in data.validation.take(4).as_numpy_iterator()])
+          config.runtime.export_dir or os.path.join("saved_models", config.task), warmup_texts)
   return results
 
 
@@ -197,7 +197,7 @@ def _fit(model, train_examples, encoder, plan: StepPlan, runtime, manager, evalu
 
 
 def _check_same_model(model_dir: ModelDir, config: TrainConfig):
-  previous, _ = model_dir.read_run()
+  previous, _, _ = model_dir.read_run()
   # Initial-weight sources may differ: a resumed run ignores them.
   if previous.task != config.task or previous.model.architecture() != config.model.architecture():
     raise UserError(

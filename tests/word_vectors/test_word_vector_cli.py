@@ -39,7 +39,8 @@ def test_pretrained_embeddings_reach_the_lstm(imdb_vectors, tiny_imdb, tmp_path)
   found = int(re.search(r"Pretrained embeddings: (\d+) of \d+ vocabulary words found",
                         process.stderr).group(1))
   assert found > 20
-  _, _, encoder, model, _, _ = load_trained_model(str(model_dir))
+  trained = load_trained_model(str(model_dir))
+  encoder, model = trained.encoder, trained.model
   embedding = model.get_layer(encoder.backbone.name).get_layer("token_embedding").embeddings.numpy()
   vectors = load_text(imdb_vectors)
   for row, word in enumerate(encoder.preprocessor.get_vocabulary()):
