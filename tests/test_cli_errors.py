@@ -93,3 +93,27 @@ def test_other_entry_points_fail_cleanly(module, flags, message):
   process = run_cli(module, *flags)
   assert process.returncode != 0 and "Traceback" not in process.stderr
   assert message in process.stderr
+
+
+def test_translation_bad_input_fails_cleanly(tmp_path):
+  one_column = tmp_path / "one_column.tsv"
+  one_column.write_text("Go.\tVa !\nHello\n", encoding="utf-8")
+  good = tmp_path / "pairs.tsv"
+  good.write_text("Go.\tVa !\nHi.\tSalut.\n", encoding="utf-8")
+  base = ["--task=translation", "--model=lstm_seq2seq", f"--model_dir={tmp_path / 'model'}"]
+  cases = {
+      "one column": ([f"--data_path={one_column}"], f"{one_column} line 2 has one column"),
+      "no beams": ([f"--data_path={good}", "--beam_size=0"], "--beam_size=0 must be at least 1"),
+      "classifier model": ([f"--data_path={good}", "--model=lstm"],
+                           "--task=translation cannot use --model=lstm: choose --model=lstm_seq2seq"),
+      "unknown attention": ([f"--data_path={good}", "--attention=cosine"], "unknown --attention"),
+  }
+  failures = []
+  for name, (flags, message) in cases.items():
+    process = run_cli("tfsft.train", *base, *flags)
+    errors = [line for line in process.stderr.splitlines() if line.startswith("tfsft: error:")]
+    if process.returncode == 0 or "Traceback" in process.stderr or len(errors) != 1 \
+        or message not in errors[0]:
+      failures.append(f"{name}: rc={process.returncode} {process.stderr[-600:]}")
+  assert not failures, "\n".join(failures)
+  assert not (tmp_path / "model").exists()

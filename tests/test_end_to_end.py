@@ -68,8 +68,8 @@ def test_fresh_process_serving_matches_the_in_memory_model(trained):
     assert report["tf_text_ops"], "BERT tokenization should run on tensorflow-text ops"
 
   run = load_trained_model(trained["model_dir"])
-  in_memory = run.task.serving_outputs(run.model(run.encoder.preprocess(tf.constant(UNSEEN))),
-                                       run.label_names)
+  in_memory = run.task.predict(run.model, run.encoder, run.encoder.preprocess(tf.constant(UNSEEN)),
+                               run.label_names)
   np.testing.assert_allclose(in_memory["scores"].numpy(), served, atol=1e-5)
 
 

@@ -57,3 +57,24 @@ def write_context_corpus(path, lines=1500, seed=0):
       kind, frame = rng.choice(frames)
       handle.write(frame.format(rng.choice(ANIMALS if kind == "animal" else VEHICLES)) + "\n")
   return path
+
+
+NUMBERS = {"one": "un", "two": "deux", "three": "trois", "four": "quatre", "five": "cinq",
+           "six": "six", "seven": "sept", "eight": "huit"}
+
+
+def reversal_pair(rng):
+  """A sentence of number words and its "translation": each word translated, the order reversed,
+  so the decoder must attend to the right source position at every step."""
+  words = [rng.choice(sorted(NUMBERS)) for _ in range(rng.randint(2, 5))]
+  return " ".join(words), " ".join(NUMBERS[word] for word in reversed(words))
+
+
+def write_reversal_pairs(path, count=800, seed=0):
+  """A source<TAB>target file of reversal pairs, with an attribution column Tatoeba files have."""
+  rng = random.Random(seed)
+  with open(path, "w", encoding="utf-8") as handle:
+    for i in range(count):
+      source, target = reversal_pair(rng)
+      handle.write(f"{source}\t{target}\tCC-BY #{i}\n")
+  return path

@@ -9,7 +9,9 @@ from typing import Optional
 class DataConfig:
   data_path: Optional[str] = None  # local files; None means the task's TFDS data set
   tfds_data_dir: Optional[str] = None
+  tfds_name: Optional[str] = None  # None: the task's default TFDS data set
   validation_fraction: float = 0.1  # carved from train by a seeded hash of each example's text
+  test_fraction: float = 0.1  # carved the same way, only from sources that have no test split
   max_train_examples: Optional[int] = None
   max_eval_examples: Optional[int] = None
 
@@ -25,14 +27,29 @@ class ModelConfig:
   embedding_dim: int = 128
   lstm_units: int = 128
   pretrained_embeddings: Optional[str] = None  # word2vec / GloVe text file for the Embedding layer
+  pretrained_target_embeddings: Optional[str] = None  # lstm_seq2seq: the decoder's Embedding layer
   freeze_embeddings: bool = False
+  # Only lstm_seq2seq reads these.
+  bidirectional: bool = True
+  attention: str = "luong"
+  beam_size: int = 4  # 1: greedy decoding
+  max_decode_length: Optional[int] = None  # None: max_seq_length
 
   # Where initial weights come from; a resumed run takes all weights from its checkpoint instead.
-  INITIALIZERS = ("init_checkpoint", "pretrained_embeddings")
+  INITIALIZERS = ("init_checkpoint", "pretrained_embeddings", "pretrained_target_embeddings")
+  # How a trained seq2seq model decodes; free to change between runs and at export.
+  DECODING = ("beam_size", "max_decode_length")
 
   def architecture(self) -> "ModelConfig":
-    """This config without its initial-weight sources: what must match to resume a run."""
-    return dataclasses.replace(self, **{name: None for name in self.INITIALIZERS})
+    """This config without initial-weight sources and decoding settings: what must match to
+    resume a run."""
+    defaults = ModelConfig()
+    return dataclasses.replace(self, **{name: None for name in self.INITIALIZERS},
+                               **{name: getattr(defaults, name) for name in self.DECODING})
+
+  @property
+  def decode_length(self) -> int:
+    return self.max_decode_length or self.max_seq_length
 
 
 @dataclasses.dataclass(frozen=True)

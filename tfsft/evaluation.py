@@ -9,29 +9,32 @@ import tensorflow as tf
 from absl import logging
 
 from tfsft.data import pipeline
+from tfsft.tasks.base import EvaluationSplit
 
 
 class Evaluator:
-  """Holds tokenized evaluation splits (cached) and their labels; `evaluate` scores a model."""
+  """Holds the evaluation splits, tokenized once and cached; `evaluate` scores a model on them."""
 
-  def __init__(self, task, label_names, splits: dict, counts: dict, preprocess, batch_size: int,
+  def __init__(self, task, encoder, label_names, splits: dict, counts: dict, batch_size: int,
                writers: dict):
     self._task = task
+    self._encoder = encoder
     self._label_names = label_names
     self._writers = writers
+    to_model_inputs = lambda text, target: task.model_inputs(encoder, text, target)
     self._splits = {
-        name: (pipeline.evaluation_dataset(examples, preprocess, batch_size),
-               pipeline.labels_of(examples), math.ceil(counts[name] / batch_size))
+        name: EvaluationSplit(pipeline.evaluation_dataset(examples, to_model_inputs, batch_size),
+                              texts=pipeline.column_of(examples, 0),
+                              targets=pipeline.column_of(examples, 1),
+                              steps=math.ceil(counts[name] / batch_size))
         for name, examples in splits.items() if examples is not None
     }
 
   def evaluate(self, model: keras.Model, step: int, split_names=None) -> dict:
     results = {}
     for name in split_names or self._splits:
-      dataset, labels, steps = self._splits[name]
-      # Explicit steps: filtered datasets have unknown length and Keras warns at their end.
-      outputs = model.predict(dataset, steps=steps, verbose=0)
-      results[name] = self._task.score(labels, outputs, self._label_names)
+      results[name] = self._task.evaluate(model, self._encoder, self._splits[name],
+                                          self._label_names)
       self._summarise(name, results[name], step)
       scalars = {k: round(v, 4) for k, v in results[name].items() if isinstance(v, float)}
       logging.info("Step %d %s: %s", step, name, json.dumps(scalars))
@@ -45,19 +48,9 @@ class Evaluator:
       for name, value in results.items():
         if isinstance(value, float):
           tf.summary.scalar(f"eval/{name}", value)
-      if "confusion_matrix" in results:
-        tf.summary.text("eval/confusion_matrix", _markdown_matrix(results["confusion_matrix"],
-                                                                  self._label_names))
+      for tag, text in self._task.text_summaries(results, self._label_names).items():
+        tf.summary.text(tag, text)
     writer.flush()
-
-
-def _markdown_matrix(matrix, label_names):
-  """Rows are true labels, columns predictions; TensorBoard renders the markdown table."""
-  header = "| true \\ predicted | " + " | ".join(label_names) + " |"
-  rule = "|---" * (len(label_names) + 1) + "|"
-  rows = [f"| {name} | " + " | ".join(str(count) for count in row) + " |"
-          for name, row in zip(label_names, matrix)]
-  return "\n".join([header, rule] + rows)
 
 
 class PeriodicEvaluation(keras.callbacks.Callback):

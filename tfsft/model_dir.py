@@ -8,6 +8,7 @@
   eval_results.json   the latest evaluation
 """
 
+import dataclasses
 import json
 import os
 from typing import NamedTuple
@@ -67,12 +68,18 @@ class TrainedModel(NamedTuple):
   checkpoint: str
 
 
-def load_trained_model(path: str) -> TrainedModel:
-  """Rebuilds a trained model from a model_dir's latest checkpoint."""
+def load_trained_model(path: str, decoding=None) -> TrainedModel:
+  """Rebuilds a trained model from a model_dir's latest checkpoint. `decoding` overrides the run's
+  decoding settings (ModelConfig.DECODING: beam_size, max_decode_length)."""
   from tfsft.models import MODELS  # imported here: keeps `tfsft.model_dir` light for tests
   from tfsft.tasks import TASKS
   model_dir = ModelDir(path)
   config, label_names, warmup_texts = model_dir.read_run()
+  if decoding:
+    for name, value in decoding.items():
+      if value < 1:
+        raise UserError(f"--{name}={value} must be at least 1")
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, **decoding))
   checkpoint_path = model_dir.latest_checkpoint()
   if checkpoint_path is None:
     raise UserError(f"{model_dir.checkpoint_dir} has no checkpoint: train first with tfsft.train")

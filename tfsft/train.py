@@ -15,16 +15,22 @@ from tfsft.errors import exit_on_user_error
 
 _D = cfg.TrainConfig(task="")  # defaults live in one place: the config dataclasses
 
-flags.DEFINE_string("task", None, "Task name, e.g. imdb.")
-flags.DEFINE_string("model", _D.model.model, "Model family: bert or lstm.")
+flags.DEFINE_string("task", None, "Task name: imdb or translation.")
+flags.DEFINE_string("model", _D.model.model,
+                    "Model family: bert or lstm (classification), lstm_seq2seq (translation).")
 flags.DEFINE_string("init_checkpoint", None,
                     "BERT weights: keras-hub preset name, local keras-hub preset directory or local "
                     "Hugging Face BERT directory. Default: bert_base_en_uncased (downloaded).")
-flags.DEFINE_string("data_path", None, "Local data (IMDb: aclImdb directory or .tar.gz). "
-                    "Default: the task's TFDS data set.")
+flags.DEFINE_string("data_path", None,
+                    "Local data (imdb: aclImdb directory or .tar.gz; translation: a source<TAB>target "
+                    "file or a directory with train.tsv). Default: the task's TFDS data set.")
 flags.DEFINE_string("tfds_data_dir", None, "TFDS data_dir.")
+flags.DEFINE_string("tfds_name", None, "translation: the TFDS data set "
+                    "(default ted_hrlr_translate/pt_to_en), read as (source, target).")
 flags.DEFINE_float("validation_fraction", _D.data.validation_fraction,
                    "Fraction of train carved out (seeded hash) as the validation split.")
+flags.DEFINE_float("test_fraction", _D.data.test_fraction,
+                   "Fraction carved out as the test split, for sources that have none (one file).")
 flags.DEFINE_integer("max_train_examples", None, "Use at most this many training examples.")
 flags.DEFINE_integer("max_eval_examples", None, "Use at most this many validation/test examples.")
 flags.DEFINE_string("model_dir", _D.runtime.model_dir,
@@ -32,16 +38,26 @@ flags.DEFINE_string("model_dir", _D.runtime.model_dir,
 flags.DEFINE_string("export_dir", None, "TF Serving model base path. Default: saved_models/<task>.")
 flags.DEFINE_boolean("export", True, "Export a SavedModel after training.")
 flags.DEFINE_integer("max_seq_length", _D.model.max_seq_length, "Tokens per example.")
-flags.DEFINE_float("dropout", _D.model.dropout, "Dropout before the task head.")
-flags.DEFINE_integer("vocab_size", _D.model.vocab_size, "lstm: vocabulary size.")
-flags.DEFINE_integer("embedding_dim", _D.model.embedding_dim, "lstm: embedding size.")
-flags.DEFINE_integer("lstm_units", _D.model.lstm_units, "lstm: units per direction.")
-flags.DEFINE_string("pretrained_embeddings", None,
-                    "lstm: initialise the Embedding layer from a word2vec or GloVe text file.")
-flags.DEFINE_boolean("freeze_embeddings", False, "lstm: keep the Embedding layer fixed.")
+flags.DEFINE_float("dropout", _D.model.dropout, "Dropout before the task head / output layer.")
+flags.DEFINE_integer("vocab_size", _D.model.vocab_size, "LSTM models: vocabulary size (per side).")
+flags.DEFINE_integer("embedding_dim", _D.model.embedding_dim, "LSTM models: embedding size.")
+flags.DEFINE_integer("lstm_units", _D.model.lstm_units, "LSTM models: encoder units per direction.")
+flags.DEFINE_string("pretrained_embeddings", None, "LSTM models: initialise the (source) Embedding "
+                    "layer from a word2vec or GloVe text file.")
+flags.DEFINE_string("pretrained_target_embeddings", None,
+                    "lstm_seq2seq: initialise the decoder's Embedding layer from a vectors file.")
+flags.DEFINE_boolean("freeze_embeddings", False, "LSTM models: keep pretrained embeddings fixed.")
+flags.DEFINE_boolean("bidirectional", _D.model.bidirectional, "lstm_seq2seq: bidirectional encoder.")
+flags.DEFINE_string("attention", _D.model.attention,
+                    "lstm_seq2seq: luong (dot score) or bahdanau (additive score).")
+flags.DEFINE_integer("beam_size", _D.model.beam_size,
+                     "lstm_seq2seq: beams in evaluation and the export; 1 is greedy decoding.")
+flags.DEFINE_integer("max_decode_length", None,
+                     "lstm_seq2seq: most tokens generated per translation. Default: --max_seq_length.")
 flags.DEFINE_integer("batch_size", _D.runtime.batch_size,
                      "Global batch size; each replica gets batch_size / num_replicas.")
-flags.DEFINE_float("learning_rate", None, "Peak learning rate. Default: bert 5e-5, lstm 1e-3.")
+flags.DEFINE_float("learning_rate", None,
+                   "Peak learning rate. Default: bert 5e-5, lstm 1e-3, lstm_seq2seq 5e-3.")
 flags.DEFINE_float("num_epochs", None, "Passes over the training data (default 3).")
 flags.DEFINE_integer("train_steps", None, "Optimizer steps (instead of --num_epochs).")
 flags.DEFINE_float("warmup_ratio", _D.optimizer.warmup_ratio, "Fraction of steps of linear warmup.")
@@ -67,15 +83,18 @@ def config_from_flags() -> cfg.TrainConfig:
   return cfg.TrainConfig(
       task=FLAGS.task,
       data=cfg.DataConfig(
-          data_path=FLAGS.data_path, tfds_data_dir=FLAGS.tfds_data_dir,
-          validation_fraction=FLAGS.validation_fraction,
+          data_path=FLAGS.data_path, tfds_data_dir=FLAGS.tfds_data_dir, tfds_name=FLAGS.tfds_name,
+          validation_fraction=FLAGS.validation_fraction, test_fraction=FLAGS.test_fraction,
           max_train_examples=FLAGS.max_train_examples, max_eval_examples=FLAGS.max_eval_examples),
       model=cfg.ModelConfig(
           model=FLAGS.model, init_checkpoint=FLAGS.init_checkpoint,
           max_seq_length=FLAGS.max_seq_length, dropout=FLAGS.dropout, vocab_size=FLAGS.vocab_size,
           embedding_dim=FLAGS.embedding_dim, lstm_units=FLAGS.lstm_units,
           pretrained_embeddings=FLAGS.pretrained_embeddings,
-          freeze_embeddings=FLAGS.freeze_embeddings),
+          pretrained_target_embeddings=FLAGS.pretrained_target_embeddings,
+          freeze_embeddings=FLAGS.freeze_embeddings, bidirectional=FLAGS.bidirectional,
+          attention=FLAGS.attention, beam_size=FLAGS.beam_size,
+          max_decode_length=FLAGS.max_decode_length),
       optimizer=cfg.OptimizerConfig(
           learning_rate=FLAGS.learning_rate, warmup_ratio=FLAGS.warmup_ratio,
           weight_decay=FLAGS.weight_decay, clip_global_norm=FLAGS.clip_global_norm),
@@ -93,7 +112,8 @@ def config_from_flags() -> cfg.TrainConfig:
 def main(argv):
   del argv
   results = trainer.run(config_from_flags())
-  print(f"Done at step {results['step']}: validation {results['validation']}")
+  scores = {name: value for name, value in results["validation"].items() if isinstance(value, float)}
+  print(f"Done at step {results['step']}: validation {scores}")
   if "export_path" in results:
     print(f"SavedModel: {results['export_path']}")
 

@@ -21,6 +21,7 @@ from tfsft.data.text_checks import user_errors_from_data
 from tfsft.errors import UserError
 from tfsft.model_dir import ModelDir, write_json_atomically
 from tfsft.models import MODELS
+from tfsft.models.seq2seq_network import ATTENTION
 from tfsft.optimization import make_optimizer
 from tfsft.serving.export import export_for_serving
 from tfsft.tasks import TASKS
@@ -48,19 +49,37 @@ def plan_steps(config: TrainConfig, train_examples: int) -> StepPlan:
 
 
 def check_flags(config: TrainConfig):
-  runtime = config.runtime
+  """Flag combinations that cannot work, refused before anything is read or written."""
+  runtime, model = config.runtime, config.model
+  task, family = TASKS.get(config.task), MODELS.get(model.model)
+  if family.kind != task.model_kind:
+    fitting = [name for name in MODELS.names() if MODELS.get(name).kind == task.model_kind]
+    raise UserError(f"--task={config.task} cannot use --model={model.model}: choose "
+                    f"--model={' or --model='.join(fitting)}")
   if runtime.train_steps and runtime.num_epochs:
     raise UserError("--train_steps and --num_epochs both set: keep one")
-  if config.model.model == "lstm" and config.model.init_checkpoint:
-    raise UserError("--init_checkpoint is for --model=bert; the lstm model trains from scratch")
-  if config.model.model == "bert" and config.model.pretrained_embeddings:
-    raise UserError("--pretrained_embeddings is for --model=lstm; BERT brings its own embeddings")
+  if model.model != "bert" and model.init_checkpoint:
+    raise UserError(f"--init_checkpoint is for --model=bert; --model={model.model} trains from "
+                    "scratch (--pretrained_embeddings can start its embeddings)")
+  if model.model == "bert" and (model.pretrained_embeddings or model.pretrained_target_embeddings):
+    raise UserError("--pretrained_embeddings is for the LSTM models; BERT brings its own embeddings")
+  if model.model != "lstm_seq2seq" and model.pretrained_target_embeddings:
+    raise UserError("--pretrained_target_embeddings is for --model=lstm_seq2seq (the decoder's "
+                    "Embedding layer)")
+  if model.attention not in ATTENTION:
+    raise UserError(f"unknown --attention={model.attention}: choose from {', '.join(ATTENTION)}")
   if runtime.mixed_precision not in MIXED_PRECISION:
     raise UserError(f"unknown --mixed_precision={runtime.mixed_precision}: choose from "
                     f"{', '.join(MIXED_PRECISION)}")
-  if not 0 < config.data.validation_fraction < 1:
-    raise UserError("--validation_fraction must be between 0 and 1")
-  positive = {"batch_size": runtime.batch_size, "max_seq_length": config.model.max_seq_length,
+  for name in ("validation_fraction", "test_fraction"):
+    if not 0 < getattr(config.data, name) < 1:
+      raise UserError(f"--{name} must be between 0 and 1")
+  if config.data.validation_fraction + config.data.test_fraction >= 1:
+    raise UserError("--validation_fraction + --test_fraction must leave data for training")
+  if model.beam_size < 1:
+    raise UserError(f"--beam_size={model.beam_size} must be at least 1 (1 is greedy decoding)")
+  positive = {"batch_size": runtime.batch_size, "max_seq_length": model.max_seq_length,
+              "max_decode_length": model.decode_length,
               "checkpoint_every_steps": runtime.checkpoint_every_steps,
               "log_every_steps": runtime.log_every_steps}
   for name, value in positive.items():
@@ -92,7 +111,7 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
     if resume_from:
       encoder = family.restore(config.model, model_dir.encoder_dir)
     else:
-      encoder = family.build(config.model, data.train.map(lambda text, label: text))
+      encoder = family.build(config.model, data.train)
     model = task.build_model(encoder, config.model, data.label_names)
     model.compile(
         optimizer=make_optimizer(config.optimizer,
@@ -120,9 +139,10 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
 
   writers = _summary_writers(model_dir, config, chief)
   evaluator = evaluation.Evaluator(
-      task, data.label_names, {"validation": data.validation, "test": data.test}, counts,
-      encoder.preprocess, config.runtime.batch_size, writers)
-  _fit(model, data.train, encoder, plan, config.runtime, manager, evaluator,
+      task, encoder, data.label_names, {"validation": data.validation, "test": data.test}, counts,
+      config.runtime.batch_size, writers)
+  _fit(model, data.train, lambda text, target: task.model_inputs(encoder, text, target), plan,
+       config.runtime, manager, evaluator,
        [evaluation.TrainingSummaries(writers["train"], config.runtime.log_every_steps, optimizer),
         *extra_callbacks])
 
@@ -174,7 +194,8 @@ def _summary_writers(model_dir: ModelDir, config: TrainConfig, chief: bool) -> d
   return writers
 
 
-def _fit(model, train_examples, encoder, plan: StepPlan, runtime, manager, evaluator, callbacks):
+def _fit(model, train_examples, to_model_inputs, plan: StepPlan, runtime, manager, evaluator,
+         callbacks):
   """Trains from the optimizer's current step to `plan.total_steps`."""
   step = int(model.optimizer.iterations.numpy())
   if step >= plan.total_steps:
@@ -182,7 +203,7 @@ def _fit(model, train_examples, encoder, plan: StepPlan, runtime, manager, evalu
                  plan.total_steps)
     return
   train_dataset = pipeline.training_dataset(
-      train_examples, encoder.preprocess, runtime.batch_size,
+      train_examples, to_model_inputs, runtime.batch_size,
       seed=runtime.seed + step)  # a resumed run does not replay the first batches
   model.fit(
       train_dataset, steps_per_epoch=plan.steps_per_loop,

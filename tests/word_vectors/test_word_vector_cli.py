@@ -36,7 +36,7 @@ def test_pretrained_embeddings_reach_the_lstm(imdb_vectors, tiny_imdb, tmp_path)
       f"--model_dir={model_dir}", "--noexport", "--batch_size=16", "--train_steps=3",
       f"--pretrained_embeddings={imdb_vectors}", "--freeze_embeddings", "--embedding_dim=8",
       "--lstm_units=4"))
-  found = int(re.search(r"Pretrained embeddings: (\d+) of \d+ vocabulary words found",
+  found = int(re.search(r"--pretrained_embeddings: (\d+) of \d+ vocabulary words found",
                         process.stderr).group(1))
   assert found > 20
   trained = load_trained_model(str(model_dir))

@@ -8,9 +8,10 @@ import tensorflow as tf
 _SHUFFLE_BUFFER = 10_000
 
 
-def training_dataset(examples: tf.data.Dataset, preprocess: Callable, batch_size: int,
+def training_dataset(examples: tf.data.Dataset, to_model_inputs: Callable, batch_size: int,
                      seed: int) -> tf.data.Dataset:
-  """An endless, shuffled stream of (features, label) batches.
+  """An endless, shuffled stream of (features, targets) batches; `to_model_inputs` maps a batch of
+  raw (text, target) to them (the task's `model_inputs`).
 
   Batching before tokenization lets the tokenizer work on a whole batch at once, which is much
   faster than one string at a time. `drop_remainder` keeps batch shapes static (TPUs need that).
@@ -18,21 +19,23 @@ def training_dataset(examples: tf.data.Dataset, preprocess: Callable, batch_size
   return (examples.shuffle(_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
           .repeat()
           .batch(batch_size, drop_remainder=True)
-          .map(lambda text, label: (preprocess(text), label),
-               num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+          .map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
           .prefetch(tf.data.AUTOTUNE))
 
 
-def evaluation_dataset(examples: tf.data.Dataset, preprocess: Callable,
+def evaluation_dataset(examples: tf.data.Dataset, to_model_inputs: Callable,
                        batch_size: int) -> tf.data.Dataset:
-  """(features, label) batches in a fixed order, cached after tokenization for repeated evaluations."""
+  """(features, targets) batches in a fixed order, cached after tokenization for repeated
+  evaluations."""
   return (examples.batch(batch_size)
-          .map(lambda text, label: (preprocess(text), label), num_parallel_calls=tf.data.AUTOTUNE)
+          .map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
           .cache()
           .prefetch(tf.data.AUTOTUNE))
 
 
-def labels_of(examples: tf.data.Dataset):
-  """The labels in dataset order, read without tokenizing."""
-  batches = examples.map(lambda text, label: label).batch(4096).as_numpy_iterator()
-  return np.concatenate(list(batches) or [np.zeros([0], np.int32)])
+def column_of(examples: tf.data.Dataset, index: int) -> np.ndarray:
+  """One column of (text, target) examples in dataset order (0: texts; 1: labels or target texts),
+  read without tokenizing."""
+  batches = examples.map(lambda *row: row[index]).batch(4096).as_numpy_iterator()
+  dtype = examples.element_spec[index].dtype.as_numpy_dtype
+  return np.concatenate(list(batches) or [np.zeros([0], dtype)])

@@ -1,4 +1,4 @@
-"""Train / validation / test splits as tf.data datasets of (text, label), carved deterministically."""
+"""Train / validation / test splits as tf.data datasets of (text, target), carved deterministically."""
 
 import dataclasses
 from typing import Optional, Sequence
@@ -10,7 +10,8 @@ _HASH_BUCKETS = 1_000_000
 
 @dataclasses.dataclass
 class LabeledTextSplits:
-  """What a data source gives a classification task. Each split yields (text, int32 label)."""
+  """What a data source gives a task. Each split yields (text, target): an int32 label for
+  classification, the target text for translation (whose `label_names` are empty)."""
   train: tf.data.Dataset
   validation: tf.data.Dataset
   test: Optional[tf.data.Dataset]
@@ -18,18 +19,32 @@ class LabeledTextSplits:
   source: str  # said in the log so a run never hides which data it read
 
 
-def is_validation(text: tf.Tensor, fraction: float, seed: int) -> tf.Tensor:
+def _bucket(text: tf.Tensor, seed: int) -> tf.Tensor:
   """A seeded hash of the text decides the split: stable across runs and machines, no shuffling
   needed, and duplicated texts always land on the same side (no train/validation leakage)."""
-  bucket = tf.strings.to_hash_bucket_strong(text, _HASH_BUCKETS, key=[seed, 0x5F7])
-  return bucket < int(fraction * _HASH_BUCKETS)
+  return tf.strings.to_hash_bucket_strong(text, _HASH_BUCKETS, key=[seed, 0x5F7])
+
+
+def _in_range(low: float, high: float, seed: int):
+  """A filter predicate on (text, target): the text's bucket lies in [low, high) of the range."""
+  def predicate(text, target):
+    bucket = _bucket(text, seed)
+    return tf.logical_and(bucket >= int(low * _HASH_BUCKETS), bucket < int(high * _HASH_BUCKETS))
+  return predicate
 
 
 def carve_validation(train: tf.data.Dataset, fraction: float, seed: int):
-  """Splits a dataset of (text, label) into (train, validation)."""
-  validation = train.filter(lambda text, label: is_validation(text, fraction, seed))
-  remaining = train.filter(lambda text, label: tf.logical_not(is_validation(text, fraction, seed)))
-  return remaining, validation
+  """Splits a dataset of (text, target) into (train, validation)."""
+  return train.filter(_in_range(fraction, 1.0, seed)), train.filter(_in_range(0.0, fraction, seed))
+
+
+def carve_validation_and_test(examples: tf.data.Dataset, validation_fraction: float,
+                              test_fraction: float, seed: int):
+  """Splits a single-file source into (train, validation, test) by the same seeded hash."""
+  held_out = validation_fraction + test_fraction
+  return (examples.filter(_in_range(held_out, 1.0, seed)),
+          examples.filter(_in_range(0.0, validation_fraction, seed)),
+          examples.filter(_in_range(validation_fraction, held_out, seed)))
 
 
 def limit(dataset: Optional[tf.data.Dataset], max_examples: Optional[int]):

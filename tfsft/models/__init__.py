@@ -1,8 +1,9 @@
 """Model families by --model name. Adding one: a module with a `FAMILY` and one line here."""
 
-from tfsft.models import bert, lstm
+from tfsft.models import bert, lstm, lstm_seq2seq
 from tfsft.registry import Registry
 
 MODELS = Registry("model", "--model")
 MODELS.register("bert", bert.FAMILY)
 MODELS.register("lstm", lstm.FAMILY)
+MODELS.register("lstm_seq2seq", lstm_seq2seq.FAMILY)

@@ -22,8 +22,8 @@ DEFAULT_PRESET = "bert_base_en_uncased"
 FEATURES = ("token_ids", "padding_mask", "segment_ids")
 
 
-def build(config: ModelConfig, training_texts=None) -> TextEncoder:
-  del training_texts  # the vocabulary comes with the checkpoint
+def build(config: ModelConfig, train_examples=None) -> TextEncoder:
+  del train_examples  # the vocabulary comes with the checkpoint
   checkpoint = config.init_checkpoint or DEFAULT_PRESET
   description = _describe_checkpoint(checkpoint)
   logging.info("Initialising BERT from %s.", description)

@@ -36,10 +36,12 @@ class TextEncoder:
 @dataclasses.dataclass(frozen=True)
 class ModelFamily:
   """How to make (`build`), persist (`save`) and remake (`restore`) one family's encoder."""
-  build: Callable  # (ModelConfig, training texts dataset) -> TextEncoder
+  build: Callable  # (ModelConfig, training (text, target) dataset) -> TextEncoder
   save: Callable  # (TextEncoder, directory) -> None; architecture and vocabulary, not weights
   restore: Callable  # (ModelConfig, directory) -> TextEncoder with fresh weights
   default_learning_rate: float
+  # "encoder": a TextEncoder for task heads; "seq2seq": an EncoderDecoder that generates text.
+  kind: str = "encoder"
 
 
 def write_json(path: str, value):

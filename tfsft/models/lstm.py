@@ -7,31 +7,26 @@ made by `python -m tfsft.word2vec`, whose tokens match TextVectorization's.
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from tfsft.config import ModelConfig
-from tfsft.errors import UserError
 from tfsft.models.encoder import ModelFamily, TextEncoder
-from tfsft.word_vectors.text_format import load_text
+from tfsft.models.pretrained_embeddings import embedding_matrix
 
 FEATURES = ("token_ids",)
 _VOCABULARY_FILE = "vocabulary.txt"
 
 
-def build(config: ModelConfig, training_texts: tf.data.Dataset) -> TextEncoder:
+def build(config: ModelConfig, train_examples: tf.data.Dataset) -> TextEncoder:
   vectorizer = _vectorizer(config)
-  vectorizer.adapt(training_texts.batch(1024))
+  vectorizer.adapt(train_examples.map(lambda text, target: text).batch(1024))
   description = "a new vocabulary from the training split"
   initial_embeddings = None
   if config.pretrained_embeddings:
-    initial_embeddings, found = _pretrained_matrix(config, vectorizer.get_vocabulary())
+    initial_embeddings, found = embedding_matrix(
+        config.pretrained_embeddings, vectorizer.get_vocabulary(), config.embedding_dim)
     description += (f", embeddings for {found} of {vectorizer.vocabulary_size()} words from "
-                    f"{config.pretrained_embeddings}")
-    logging.info("Pretrained embeddings: %d of %d vocabulary words found in %s; the rest start "
-                 "random%s.", found, vectorizer.vocabulary_size(), config.pretrained_embeddings,
-                 ", all frozen" if config.freeze_embeddings else "")
+                    f"{config.pretrained_embeddings}{' (frozen)' if config.freeze_embeddings else ''}")
   return _encoder(config, vectorizer, description, initial_embeddings)
 
 
@@ -52,24 +47,6 @@ def _vectorizer(config: ModelConfig):
   return keras.layers.TextVectorization(
       max_tokens=config.vocab_size, output_sequence_length=config.max_seq_length,
       name="text_vectorization")
-
-
-def _pretrained_matrix(config: ModelConfig, vocabulary):
-  """An Embedding matrix for `vocabulary`: pretrained rows where the word has a vector, Keras'
-  default uniform(-0.05, 0.05) elsewhere, zeros for padding. Returns (matrix, words found)."""
-  pretrained = load_text(config.pretrained_embeddings)
-  if pretrained.dim != config.embedding_dim:
-    raise UserError(f"--pretrained_embeddings={config.pretrained_embeddings} holds "
-                    f"{pretrained.dim}-dimensional vectors but --embedding_dim="
-                    f"{config.embedding_dim}: set --embedding_dim={pretrained.dim}")
-  rng = np.random.default_rng(0)
-  matrix = rng.uniform(-0.05, 0.05, (len(vocabulary), pretrained.dim)).astype(np.float32)
-  matrix[0] = 0.0
-  index = pretrained.index()
-  rows = [(row, index[word]) for row, word in enumerate(vocabulary) if word in index]
-  for row, source in rows:
-    matrix[row] = pretrained.vectors[source]
-  return matrix, len(rows)
 
 
 def _encoder(config, vectorizer, description, initial_embeddings=None):

@@ -3,7 +3,7 @@
 In a fresh process that imports only tensorflow and tensorflow_text (the ops TF Serving's standard
 build links), load the SavedModel with the TF1 session loader (what `saved_model_cli run` and TF
 Serving use), run every signature by tensor name, and audit the graph's ops: every op must be core
-TensorFlow or tensorflow-text, none may call back into Python.
+TensorFlow or tensorflow-text, none may call back into Python or need XLA.
 
   python -m tfsft.serving.servability --saved_model=saved_models/imdb/1 --text="A fine film."
 
@@ -52,6 +52,8 @@ def _audit(saved_model_dir: str, inputs: dict) -> dict:
     unknown = sorted(op for op in ops if op not in core_ops and op_def_registry.get(op) is None)
     problems += [f"op {op} is neither core TensorFlow nor tensorflow-text" for op in unknown]
     problems += [f"op {op} calls back into Python" for op in ops if op in PYTHON_CALLBACK_OPS]
+    # Xla* ops have kernels only where XLA is compiled in, which TF Serving builds need not be.
+    problems += [f"op {op} needs XLA" for op in sorted(ops) if op.startswith("Xla")]
 
     signatures = meta_graph.signature_def
     if "serving_default" not in signatures:

@@ -4,7 +4,8 @@ Keras 3's `model.export()` renames outputs to output_0 and, for keras-hub tasks,
 (keras-hub#784); an ExportArchive keeps our names and lets tokenization run inside the graph, so
 clients send raw strings. Signatures:
 
-  serving_default    text [batch] string -> the task's outputs (classification: scores, classes, label)
+  serving_default    text [batch] string -> the task's outputs (classification: scores, classes,
+                     label; translation: translation)
   tokenize           text -> int32 features (token_ids, ...) exactly as training saw them
   predict_token_ids  features -> the task's outputs, for clients that tokenize themselves
   + the task's extras (classification: `classify` for TF Serving's Classify API)
@@ -31,7 +32,7 @@ def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
   archive.track(encoder.preprocessor)
 
   def predict_features(features):
-    return task.serving_outputs(model(features, training=False), label_names)
+    return task.predict(model, encoder, features, label_names)
 
   def predict_text(text):
     return predict_features(encoder.preprocess(text))

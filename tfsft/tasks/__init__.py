@@ -2,6 +2,8 @@
 
 from tfsft.registry import Registry
 from tfsft.tasks.imdb import ImdbTask
+from tfsft.tasks.translation import TranslationTask
 
 TASKS = Registry("task", "--task")
 TASKS.register("imdb", ImdbTask)
+TASKS.register("translation", TranslationTask)

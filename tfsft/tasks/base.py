@@ -1,10 +1,13 @@
 """The task contract (after TF Model Garden's `official/core/base_task.py`).
 
-A task owns its data sources, its head, loss and metrics, how its results are scored, and what its
-SavedModel signatures return. Model families own everything below the head (see models/encoder.py).
+A task owns its data sources, how raw (text, target) pairs become model inputs, its head, loss and
+metrics, how a model is evaluated, and what its SavedModel signatures return. Model families own
+everything below the head (see models/encoder.py); `model_kind` says which kind of family a task
+can sit on.
 """
 
 import abc
+import dataclasses
 from typing import Dict, Sequence
 
 import keras
@@ -16,12 +19,26 @@ from tfsft.data.splits import LabeledTextSplits
 from tfsft.models.encoder import TextEncoder
 
 
+@dataclasses.dataclass
+class EvaluationSplit:
+  """One evaluation split, prepared once and scored many times."""
+  batches: tf.data.Dataset  # (model inputs, targets) batches, cached after tokenization
+  texts: np.ndarray  # the raw input texts in dataset order
+  targets: np.ndarray  # the raw targets in dataset order: labels, or target texts
+  steps: int  # batches in `batches` (explicit: filtered datasets have unknown length)
+
+
 class Task(abc.ABC):
   name: str
+  model_kind = "encoder"  # the ModelFamily.kind this task needs
 
   @abc.abstractmethod
   def load_data(self, config: DataConfig, seed: int) -> LabeledTextSplits:
-    """Train / validation / (optional) test splits of raw examples."""
+    """Train / validation / (optional) test splits of raw (text, target) examples."""
+
+  def model_inputs(self, encoder: TextEncoder, text: tf.Tensor, target: tf.Tensor):
+    """A batch of raw (text, target) -> (features, targets) for `fit`; runs in tf.data."""
+    return encoder.preprocess(text), target
 
   @abc.abstractmethod
   def build_model(self, encoder: TextEncoder, config: ModelConfig,
@@ -34,17 +51,23 @@ class Task(abc.ABC):
 
   @abc.abstractmethod
   def training_metrics(self) -> list:
-    """Cheap Keras metrics for the progress bar; the real scores come from `score`."""
+    """Cheap Keras metrics for the progress bar and TensorBoard; `evaluate` gives the real scores."""
 
   @abc.abstractmethod
-  def score(self, labels: np.ndarray, outputs: np.ndarray, label_names) -> Dict:
-    """Evaluation results (JSON-serialisable) from labels and the model's outputs."""
+  def evaluate(self, model: keras.Model, encoder: TextEncoder, split: EvaluationSplit,
+               label_names) -> Dict:
+    """Evaluation results (JSON-serialisable) of a model on one split."""
+
+  def text_summaries(self, results: Dict, label_names) -> Dict[str, str]:
+    """TensorBoard text (markdown) for one split's results: tag -> text."""
+    return {}
 
   @abc.abstractmethod
-  def serving_outputs(self, outputs: tf.Tensor, label_names) -> Dict[str, tf.Tensor]:
-    """The model's outputs -> the named tensors that `serving_default` returns."""
+  def predict(self, model: keras.Model, encoder: TextEncoder, features: Dict[str, tf.Tensor],
+              label_names) -> Dict[str, tf.Tensor]:
+    """Features -> the named tensors that `serving_default` returns; traced into the SavedModel."""
 
   def extra_signatures(self, predict_text, label_names) -> Dict:
     """More serving signatures: name -> (function, input_signature). `predict_text` maps a
-    tf.string [batch] to `serving_outputs`."""
+    tf.string [batch] to `predict`'s outputs."""
     return {}

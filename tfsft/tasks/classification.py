@@ -28,13 +28,17 @@ class ClassificationTask(Task):
   def training_metrics(self):
     return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
-  def score(self, labels, outputs, label_names):
-    probabilities = tf.nn.softmax(outputs, axis=-1).numpy()
-    return classification_metrics(labels, probabilities, label_names)
+  def evaluate(self, model, encoder, split, label_names):
+    logits = model.predict(split.batches, steps=split.steps, verbose=0)
+    probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1).numpy()
+    return classification_metrics(split.targets, probabilities, label_names)
 
-  def serving_outputs(self, outputs, label_names):
+  def text_summaries(self, results, label_names):
+    return {"eval/confusion_matrix": _markdown_matrix(results["confusion_matrix"], label_names)}
+
+  def predict(self, model, encoder, features, label_names):
     names = tf.constant(list(label_names))
-    scores = tf.nn.softmax(tf.cast(outputs, tf.float32), axis=-1)
+    scores = tf.nn.softmax(tf.cast(model(features, training=False), tf.float32), axis=-1)
     batch_size = tf.shape(scores)[0]
     return {
         "scores": scores,
@@ -53,3 +57,12 @@ class ClassificationTask(Task):
       return {"classes": outputs["classes"], "scores": outputs["scores"]}
 
     return {"classify": (classify, [tf.TensorSpec([None], tf.string, name="inputs")])}
+
+
+def _markdown_matrix(matrix, label_names):
+  """Rows are true labels, columns predictions; TensorBoard renders the markdown table."""
+  header = "| true \\ predicted | " + " | ".join(label_names) + " |"
+  rule = "|---" * (len(label_names) + 1) + "|"
+  rows = [f"| {name} | " + " | ".join(str(count) for count in row) + " |"
+          for name, row in zip(label_names, matrix)]
+  return "\n".join([header, rule] + rows)
