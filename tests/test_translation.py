@@ -106,3 +106,20 @@ def test_export_cli_can_switch_to_greedy_decoding(trained, tmp_path):
   assert report["problems"] == []
   served = report["signatures"]["serving_default"]["translation"]
   assert sum(t == reference for t, (_, reference) in zip(served, pairs)) >= len(pairs) - 1
+
+
+def test_mirrored_bfloat16_training_exports_a_servable_translator(tmp_path):
+  """Both process-wide settings at once: the beam search's float32 cache must carry bfloat16
+  states, and evaluation decodes with mirrored variables."""
+  pairs = write_reversal_pairs(str(tmp_path / "pairs.tsv"), count=200)
+  process = assert_ok(run_cli(
+      "tfsft.train", "--task=translation", "--model=lstm_seq2seq", f"--data_path={pairs}",
+      f"--model_dir={tmp_path / 'model'}", f"--export_dir={tmp_path / 'export'}",
+      "--strategy=mirrored", "--cpu_logical_devices=2", "--mixed_precision=mixed_bfloat16",
+      "--embedding_dim=16", "--lstm_units=16", "--batch_size=16", "--train_steps=10",
+      "--beam_size=2", "--max_seq_length=8"))
+  assert "MirroredStrategy with 2 replica(s)" in process.stderr
+  export_path = re.search(r"SavedModel: (\S+)", process.stdout).group(1)
+  report = check_servable(export_path, {"text": ["one two", "three"]})
+  assert report["problems"] == []
+  assert len(report["signatures"]["serving_default"]["translation"]) == 2

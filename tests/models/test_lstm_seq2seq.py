@@ -74,6 +74,8 @@ def test_beam_search_returns_one_padded_sequence_per_source_in_a_graph():
   features = encoder.preprocess(tf.constant(list(PAIRS[0])))
   translations = translate(features)
   assert translations.shape == (3,) and translations.dtype == tf.string
+  # A batch of empty texts still translates (to something), rather than failing in the LSTM.
+  assert translate(encoder.preprocess(tf.constant(["", ""]))).shape == (2,)
   ids = seq2seq_decoding.generate(encoder.backbone, features["source_ids"], 2, 3,
                                   len(encoder.target_vocabulary), 5, 3, (0, 1, 2))
   assert ids.shape == (3, 5)

@@ -48,8 +48,9 @@ class EncoderDecoder(TextEncoder):
   def preprocess(self, text):
     # Ragged, truncated, then padded to the batch's longest: an LSTM steps through every
     # position, so padding short sentences to max_length would waste most of the work.
-    ids = self.preprocessor(text)[:, :self.max_length]
-    return {"source_ids": tf.cast(ids.to_tensor(), tf.int32)}
+    ids = tf.cast(self.preprocessor(text)[:, :self.max_length].to_tensor(), tf.int32)
+    # At least one (padding) position: an LSTM cannot run over zero steps if every text is empty.
+    return {"source_ids": tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])}
 
   def target_ids(self, text):
     """Target text -> (decoder input ids, decoder target ids): [START] w1 .. wn and w1 .. wn [END]."""
