@@ -78,3 +78,23 @@ def write_reversal_pairs(path, count=800, seed=0):
       source, target = reversal_pair(rng)
       handle.write(f"{source}\t{target}\tCC-BY #{i}\n")
   return path
+
+
+def labeled_rows(count=160, seed=0):
+  """(review, label) rows whose label is carried by obvious words, with labels named by the user."""
+  rng = random.Random(seed)
+  rows = []
+  for _ in range(count):
+    label = rng.choice(["thumbs up", "thumbs down"])
+    rows.append((review(POSITIVE_WORDS if label == "thumbs up" else NEGATIVE_WORDS, rng), label))
+  return rows
+
+
+def pair_rows(count=160, seed=0):
+  """(premise, hypothesis, label): `same` when both sentences carry the same sentiment."""
+  rng = random.Random(seed)
+  rows = []
+  for _ in range(count):
+    first, second = rng.choice([POSITIVE_WORDS, NEGATIVE_WORDS]), rng.choice([POSITIVE_WORDS, NEGATIVE_WORDS])
+    rows.append((review(first, rng), review(second, rng), "same" if first is second else "different"))
+  return rows

@@ -14,6 +14,11 @@ class DataConfig:
   test_fraction: float = 0.1  # carved the same way, only from sources that have no test split
   max_train_examples: Optional[int] = None
   max_eval_examples: Optional[int] = None
+  # Users' own files (text_classification): which columns hold what.
+  text_column: str = "text"
+  text_pair_column: Optional[str] = None
+  label_column: str = "label"
+  regression: bool = False  # numeric labels: a regression head instead of classes
 
 
 @dataclasses.dataclass(frozen=True)

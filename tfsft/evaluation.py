@@ -23,8 +23,8 @@ class Evaluator:
     self._writers = writers
     to_model_inputs = lambda text, target: task.model_inputs(encoder, text, target)
     self._splits = {
-        name: EvaluationSplit(pipeline.evaluation_dataset(examples, to_model_inputs, batch_size),
-                              texts=pipeline.column_of(examples, 0),
+        name: EvaluationSplit(examples,
+                              pipeline.evaluation_dataset(examples, to_model_inputs, batch_size),
                               targets=pipeline.column_of(examples, 1),
                               steps=math.ceil(counts[name] / batch_size))
         for name, examples in splits.items() if examples is not None

@@ -31,7 +31,7 @@ def main(argv):
   logging.info("Exporting %s.", trained.checkpoint)
   export_root = FLAGS.export_dir or os.path.join("saved_models", trained.config.task)
   print(export_for_serving(trained.model, trained.encoder, trained.task, trained.label_names,
-                           export_root, trained.warmup_texts))
+                           export_root, trained.warmup_inputs))
 
 
 if __name__ == "__main__":

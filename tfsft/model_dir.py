@@ -1,6 +1,6 @@
 """What a run keeps in --model_dir, and how a trained model is rebuilt from it.
 
-  tfsft_run.json      the run's configuration, label names and a few validation texts (to resume,
+  tfsft_run.json      the run's configuration, label names and a few validation inputs (to resume,
                       and to export with real warmup requests)
   encoder/            the model family's architecture and vocabulary (see models/*.save)
   checkpoints/        tf.train.Checkpoint of model + optimizer (step = optimizer iterations)
@@ -42,12 +42,14 @@ class ModelDir:
                       "of a tfsft.train run")
     with open(self.run_file) as handle:
       record = json.load(handle)
-    return TrainConfig.from_dict(record["config"]), record["label_names"], record["warmup_texts"]
+    # Runs made before pair inputs kept a plain list of texts.
+    warmup_inputs = record.get("warmup_inputs") or {"text": record["warmup_texts"]}
+    return TrainConfig.from_dict(record["config"]), record["label_names"], warmup_inputs
 
-  def write_run(self, config: TrainConfig, label_names, warmup_texts):
+  def write_run(self, config: TrainConfig, label_names, warmup_inputs):
     os.makedirs(self.encoder_dir, exist_ok=True)
     write_json_atomically(self.run_file, {"config": config.to_dict(), "label_names": list(label_names),
-                                          "warmup_texts": list(warmup_texts)})
+                                          "warmup_inputs": dict(warmup_inputs)})
 
 
 def write_json_atomically(path: str, value):
@@ -64,7 +66,7 @@ class TrainedModel(NamedTuple):
   encoder: object
   model: object
   label_names: list
-  warmup_texts: list  # real validation texts, for the SavedModel's warmup requests
+  warmup_inputs: dict  # real validation inputs by name, for the SavedModel's warmup requests
   checkpoint: str
 
 
@@ -74,7 +76,7 @@ def load_trained_model(path: str, decoding=None) -> TrainedModel:
   from tfsft.models import MODELS  # imported here: keeps `tfsft.model_dir` light for tests
   from tfsft.tasks import TASKS
   model_dir = ModelDir(path)
-  config, label_names, warmup_texts = model_dir.read_run()
+  config, label_names, warmup_inputs = model_dir.read_run()
   if decoding:
     for name, value in decoding.items():
       if value < 1:
@@ -83,9 +85,9 @@ def load_trained_model(path: str, decoding=None) -> TrainedModel:
   checkpoint_path = model_dir.latest_checkpoint()
   if checkpoint_path is None:
     raise UserError(f"{model_dir.checkpoint_dir} has no checkpoint: train first with tfsft.train")
-  task = TASKS.get(config.task)()
+  task = TASKS.get(config.task)(config.data)
   encoder = MODELS.get(config.model.model).restore(config.model, model_dir.encoder_dir)
   model = task.build_model(encoder, config.model, label_names)
   # The optimizer's slots are in the checkpoint too; inference does not need them.
   tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
-  return TrainedModel(config, task, encoder, model, label_names, warmup_texts, checkpoint_path)
+  return TrainedModel(config, task, encoder, model, label_names, warmup_inputs, checkpoint_path)

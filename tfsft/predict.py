@@ -1,10 +1,11 @@
-"""Run a SavedModel's serving_default on a file of texts; one JSON line per text.
+"""Run a SavedModel's serving_default on a file of inputs; one JSON line per input.
 
   python -m tfsft.predict --saved_model=saved_models/imdb/1 --input_file=reviews.txt
   python -m tfsft.predict --saved_model=saved_models/imdb/1 --input_file=reviews.jsonl \
       --output_file=predictions.jsonl
 
-Input: one text per line, or JSON Lines (*.jsonl) with the text under --text_key.
+Input: one text per line, or JSON Lines (*.jsonl) with one field per signature input (the text
+under --text_key; pair models also need `text_pair`).
 """
 
 import json
@@ -23,50 +24,63 @@ flags.DEFINE_integer("batch_size", 64, "Texts per call.")
 FLAGS = flags.FLAGS
 
 
-def read_texts(path: str, text_key: str = "text"):
+def read_inputs(path: str, text_key: str = "text"):
+  """Rows of named inputs: {"text": line} per line of a text file, or the JSON Lines objects
+  (with --text_key renamed to `text`). Each row keeps its line number for error messages."""
   if not os.path.isfile(path):
     raise UserError(f"--input_file={path} does not exist")
-  texts = []
+  rows = []
   with open(path, encoding="utf-8") as handle:
     for number, line in enumerate(handle, 1):
       if not line.strip():
         continue
       if path.endswith(".jsonl"):
         try:
-          texts.append(json.loads(line)[text_key])
-        except (json.JSONDecodeError, KeyError, TypeError):
+          row = json.loads(line)
+          row["text"] = row.pop(text_key)
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
           raise UserError(f"{path}:{number} is not a JSON object with a '{text_key}' field") from None
       else:
-        texts.append(line.rstrip("\n"))
-  if not texts:
+        row = {"text": line.rstrip("\n")}
+      rows.append((number, row))
+  if not rows:
     raise UserError(f"--input_file={path} has no texts")
-  return texts
+  return path, rows
 
 
-def predict(saved_model_dir: str, texts, batch_size: int = 64):
-  """Yields one dict per text: the serving_default outputs, with `scores` keyed by class name."""
+def predict(saved_model_dir: str, inputs, batch_size: int = 64):
+  """Yields one dict per input row: its inputs and the serving_default outputs, with `scores`
+  keyed by class name."""
   import tensorflow as tf
   import tensorflow_text  # noqa: F401  registers the tokenizer ops the graph uses
   if not os.path.isfile(os.path.join(saved_model_dir, "saved_model.pb")):
     raise UserError(f"--saved_model={saved_model_dir} has no saved_model.pb: pass a version "
                     "directory such as saved_models/imdb/1")
   serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
-  for start in range(0, len(texts), batch_size):
-    batch = texts[start:start + batch_size]
-    outputs = {key: value.numpy() for key, value in serve(text=tf.constant(batch)).items()}
-    for i, text in enumerate(batch):
-      row = {"text": text}
+  names = sorted(serve.structured_input_signature[1])
+  path, rows = inputs
+  for number, row in rows:
+    missing = [name for name in names if not isinstance(row.get(name), str)]
+    if missing:
+      raise UserError(f"{path}:{number} has no '{missing[0]}' text; this model takes "
+                      f"{', '.join(names)}: use JSON Lines with those fields")
+  for start in range(0, len(rows), batch_size):
+    batch = [row for _, row in rows[start:start + batch_size]]
+    outputs = serve(**{name: tf.constant([row[name] for row in batch]) for name in names})
+    outputs = {key: value.numpy() for key, value in outputs.items()}
+    for i, row in enumerate(batch):
+      result = {name: row[name] for name in names}
       for key, value in outputs.items():
-        row[key] = to_jsonable(value[i])
-      if "classes" in row and "scores" in row:
-        row["scores"] = dict(zip(row.pop("classes"), row["scores"]))
-      yield row
+        result[key] = to_jsonable(value[i])
+      if "classes" in result and "scores" in result:
+        result["scores"] = dict(zip(result.pop("classes"), result["scores"]))
+      yield result
 
 
 @exit_on_user_error
 def main(argv):
   del argv
-  rows = predict(FLAGS.saved_model, read_texts(FLAGS.input_file, FLAGS.text_key), FLAGS.batch_size)
+  rows = predict(FLAGS.saved_model, read_inputs(FLAGS.input_file, FLAGS.text_key), FLAGS.batch_size)
   if FLAGS.output_file:
     with open(FLAGS.output_file, "w", encoding="utf-8") as output:
       output.writelines(json.dumps(row) + "\n" for row in rows)

@@ -15,7 +15,8 @@ from tfsft.errors import exit_on_user_error
 
 _D = cfg.TrainConfig(task="")  # defaults live in one place: the config dataclasses
 
-flags.DEFINE_string("task", None, "Task name: imdb or translation.")
+flags.DEFINE_string("task", None, "Task name: imdb, translation, text_classification or "
+                    "glue/<cola|sst2|mrpc|qqp|mnli|qnli|rte|wnli|stsb>.")
 flags.DEFINE_string("model", _D.model.model,
                     "Model family: bert or lstm (classification), lstm_seq2seq (translation).")
 flags.DEFINE_string("init_checkpoint", None,
@@ -23,7 +24,9 @@ flags.DEFINE_string("init_checkpoint", None,
                     "Hugging Face BERT directory. Default: bert_base_en_uncased (downloaded).")
 flags.DEFINE_string("data_path", None,
                     "Local data (imdb: aclImdb directory or .tar.gz; translation: a source<TAB>target "
-                    "file or a directory with train.tsv). Default: the task's TFDS data set.")
+                    "file or a directory with train.tsv; glue/*: the GLUE TSV directory; "
+                    "text_classification: a CSV/TSV/JSONL/TFRecord file or a directory with "
+                    "train.<ext>). Default: the task's TFDS data set.")
 flags.DEFINE_string("tfds_data_dir", None, "TFDS data_dir.")
 flags.DEFINE_string("tfds_name", None, "translation: the TFDS data set "
                     "(default ted_hrlr_translate/pt_to_en), read as (source, target).")
@@ -31,6 +34,12 @@ flags.DEFINE_float("validation_fraction", _D.data.validation_fraction,
                    "Fraction of train carved out (seeded hash) as the validation split.")
 flags.DEFINE_float("test_fraction", _D.data.test_fraction,
                    "Fraction carved out as the test split, for sources that have none (one file).")
+flags.DEFINE_string("text_column", _D.data.text_column, "text_classification: the text column.")
+flags.DEFINE_string("text_pair_column", None,
+                    "text_classification: a second text column (sentence pairs).")
+flags.DEFINE_string("label_column", _D.data.label_column, "text_classification: the label column.")
+flags.DEFINE_boolean("regression", False,
+                     "text_classification: numeric labels, a regression head (MSE) instead of classes.")
 flags.DEFINE_integer("max_train_examples", None, "Use at most this many training examples.")
 flags.DEFINE_integer("max_eval_examples", None, "Use at most this many validation/test examples.")
 flags.DEFINE_string("model_dir", _D.runtime.model_dir,
@@ -85,7 +94,9 @@ def config_from_flags() -> cfg.TrainConfig:
       data=cfg.DataConfig(
           data_path=FLAGS.data_path, tfds_data_dir=FLAGS.tfds_data_dir, tfds_name=FLAGS.tfds_name,
           validation_fraction=FLAGS.validation_fraction, test_fraction=FLAGS.test_fraction,
-          max_train_examples=FLAGS.max_train_examples, max_eval_examples=FLAGS.max_eval_examples),
+          max_train_examples=FLAGS.max_train_examples, max_eval_examples=FLAGS.max_eval_examples,
+          text_column=FLAGS.text_column, text_pair_column=FLAGS.text_pair_column,
+          label_column=FLAGS.label_column, regression=FLAGS.regression),
       model=cfg.ModelConfig(
           model=FLAGS.model, init_checkpoint=FLAGS.init_checkpoint,
           max_seq_length=FLAGS.max_seq_length, dropout=FLAGS.dropout, vocab_size=FLAGS.vocab_size,

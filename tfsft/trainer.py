@@ -51,7 +51,7 @@ def plan_steps(config: TrainConfig, train_examples: int) -> StepPlan:
 def check_flags(config: TrainConfig):
   """Flag combinations that cannot work, refused before anything is read or written."""
   runtime, model = config.runtime, config.model
-  task, family = TASKS.get(config.task), MODELS.get(model.model)
+  task, family = TASKS.get(config.task)(config.data), MODELS.get(model.model)
   if family.kind != task.model_kind:
     fitting = [name for name in MODELS.names() if MODELS.get(name).kind == task.model_kind]
     raise UserError(f"--task={config.task} cannot use --model={model.model}: choose "
@@ -94,7 +94,7 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   on user input runs before the first write to --model_dir.
   """
   check_flags(config)
-  task = TASKS.get(config.task)()
+  task = TASKS.get(config.task)(config.data)
   family = MODELS.get(config.model.model)
   strategy = _configure_runtime(config.runtime)
   model_dir = ModelDir(config.runtime.model_dir)
@@ -102,7 +102,7 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   if resume_from:
     _check_same_model(model_dir, config)
   data, counts = _read_data(task, config)
-  warmup_texts = [text.decode() for text, _ in data.validation.take(4).as_numpy_iterator()]
+  warmup_inputs = pipeline.named_inputs(data.validation.take(4), task.input_names)
   plan = plan_steps(config, counts["train"])
   logging.info("Plan: %s; %d example(s) per replica per step.", plan,
                config.runtime.batch_size // strategy.num_replicas_in_sync)
@@ -134,12 +134,12 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   else:
     logging.info("No checkpoint in %s: starting from %s.", model_dir.path, encoder.description)
     if chief:
-      model_dir.write_run(config, data.label_names, warmup_texts)
+      model_dir.write_run(config, data.label_names, warmup_inputs)
       family.save(encoder, model_dir.encoder_dir)
 
-  writers = _summary_writers(model_dir, config, chief)
+  writers = _summary_writers(model_dir, config, chief, data.evaluation_splits())
   evaluator = evaluation.Evaluator(
-      task, encoder, data.label_names, {"validation": data.validation, "test": data.test}, counts,
+      task, encoder, data.label_names, data.evaluation_splits(), counts,
       config.runtime.batch_size, writers)
   _fit(model, data.train, lambda text, target: task.model_inputs(encoder, text, target), plan,
        config.runtime, manager, evaluator,
@@ -156,7 +156,7 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
     if config.runtime.export:
       results["export_path"] = export_for_serving(
           model, encoder, task, data.label_names,
-          config.runtime.export_dir or os.path.join("saved_models", config.task), warmup_texts)
+          config.runtime.export_dir or os.path.join("saved_models", config.task), warmup_inputs)
   return results
 
 
@@ -177,17 +177,18 @@ def _read_data(task, config: TrainConfig):
   fail here, before anything is written."""
   data = task.load_data(config.data, config.runtime.seed)
   logging.info("Data: %s.", data.source)
-  named = (("train", data.train), ("validation", data.validation), ("test", data.test))
+  named = {"train": data.train, **data.evaluation_splits()}.items()
   with user_errors_from_data():
     counts = {name: splits.count(dataset) for name, dataset in named if dataset is not None}
   logging.info("Examples: %s.", counts)
   return data, counts
 
 
-def _summary_writers(model_dir: ModelDir, config: TrainConfig, chief: bool) -> dict:
+def _summary_writers(model_dir: ModelDir, config: TrainConfig, chief: bool,
+                     evaluation_splits) -> dict:
   """TensorBoard writers per split (None off the chief), with the run's flags as text."""
   writers = {name: tf.summary.create_file_writer(model_dir.logs(name)) if chief else None
-             for name in ("train", "validation", "test")}
+             for name in ("train", *evaluation_splits)}
   if chief:
     with writers["train"].as_default(step=0):
       tf.summary.text("run/flags", f"```\n{config.to_json()}\n```")

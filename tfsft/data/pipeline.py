@@ -1,6 +1,6 @@
 """tf.data input pipelines: shuffle -> batch -> tokenize in-graph (parallel map) -> prefetch."""
 
-from typing import Callable
+from typing import Callable, Dict, List
 
 import numpy as np
 import tensorflow as tf
@@ -31,6 +31,14 @@ def evaluation_dataset(examples: tf.data.Dataset, to_model_inputs: Callable,
           .map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
           .cache()
           .prefetch(tf.data.AUTOTUNE))
+
+
+def named_inputs(examples: tf.data.Dataset, input_names) -> Dict[str, List[str]]:
+  """The raw inputs of (inputs, target) examples by input name: {"text": [...], ...}."""
+  rows = [inputs for inputs, _ in examples.as_numpy_iterator()]
+  columns = list(zip(*rows)) if len(input_names) > 1 else [rows]
+  return {name: [value.decode("utf-8") for value in column]
+          for name, column in zip(input_names, columns)}
 
 
 def column_of(examples: tf.data.Dataset, index: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Train / validation / test splits as tf.data datasets of (text, target), carved deterministically."""
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import tensorflow as tf
 
@@ -17,6 +17,12 @@ class LabeledTextSplits:
   test: Optional[tf.data.Dataset]
   label_names: Sequence[str]
   source: str  # said in the log so a run never hides which data it read
+  # More labeled splits to score, by name (MNLI's mismatched dev set).
+  extra_evaluation: Dict[str, tf.data.Dataset] = dataclasses.field(default_factory=dict)
+
+  def evaluation_splits(self) -> Dict[str, tf.data.Dataset]:
+    named = {"validation": self.validation, "test": self.test, **self.extra_evaluation}
+    return {name: dataset for name, dataset in named.items() if dataset is not None}
 
 
 def _bucket(text: tf.Tensor, seed: int) -> tf.Tensor:
@@ -28,6 +34,8 @@ def _bucket(text: tf.Tensor, seed: int) -> tf.Tensor:
 def _in_range(low: float, high: float, seed: int):
   """A filter predicate on (text, target): the text's bucket lies in [low, high) of the range."""
   def predicate(text, target):
+    if isinstance(text, tuple):  # a (text, text_pair) example: hash the pair as a whole
+      text = tf.strings.join(list(text), separator="\x1f")
     bucket = _bucket(text, seed)
     return tf.logical_and(bucket >= int(low * _HASH_BUCKETS), bucket < int(high * _HASH_BUCKETS))
   return predicate

@@ -5,7 +5,8 @@ from sklearn import metrics as sk
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_names) -> dict:
-  """Accuracy, precision, recall, F1, ROC AUC, log loss and the confusion matrix.
+  """Accuracy, precision, recall, F1, Matthews correlation, ROC AUC, log loss and the confusion
+  matrix.
 
   Binary tasks report precision/recall/F1 of the second class (IMDb: `pos`); multi-class tasks
   report their macro average. ROC AUC is omitted when the labels hold a single class.
@@ -20,6 +21,7 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_
       "precision": sk.precision_score(labels, predictions, average=average, zero_division=0),
       "recall": sk.recall_score(labels, predictions, average=average, zero_division=0),
       "f1": sk.f1_score(labels, predictions, average=average, zero_division=0),
+      "matthews_corrcoef": sk.matthews_corrcoef(labels, predictions),  # CoLA's GLUE metric
       "log_loss": sk.log_loss(labels, probabilities, labels=classes),
   }
   if len(np.unique(labels)) > 1:

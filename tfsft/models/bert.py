@@ -59,8 +59,9 @@ def _encoder(backbone, tokenizer, sequence_length, description):
   # Built explicitly: from_preset(sequence_length=...) on the task class silently keeps 512.
   preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
       tokenizer=tokenizer, sequence_length=sequence_length)
+  # The preprocessor packs a (text, text_pair) tuple as [CLS] a [SEP] b [SEP] with segment ids.
   return TextEncoder(preprocessor=preprocessor, backbone=backbone, feature_names=FEATURES,
-                     description=description)
+                     description=description, takes_pairs=True)
 
 
 def _describe_checkpoint(checkpoint: str) -> str:

@@ -20,11 +20,19 @@ class TextEncoder:
   backbone: keras.Model
   feature_names: tuple
   description: str  # where the weights came from, for the log
+  # Whether `preprocessor` takes a (text, text_pair) tuple itself (BERT: segment ids); otherwise
+  # pairs are joined into one text.
+  takes_pairs: bool = False
 
-  def preprocess(self, text: tf.Tensor) -> Dict[str, tf.Tensor]:
-    """Features as int32: keras-hub's bool padding_mask breaks MirroredStrategy's first-batch AddN
-    reduction, and TF Serving clients find int32 easier to send."""
-    features = self.preprocessor(text)
+  def preprocess(self, text) -> Dict[str, tf.Tensor]:
+    """Raw text, or a (text, text_pair) tuple, -> features as int32: keras-hub's bool padding_mask
+    breaks MirroredStrategy's first-batch AddN reduction, and TF Serving clients find int32 easier
+    to send."""
+    if isinstance(text, tuple) and self.takes_pairs:
+      # By keyword: keras-hub preprocessors read a positional (a, b) tuple as (x, y) and drop b.
+      features = self.preprocessor(x=text)
+    else:
+      features = self.preprocessor(join_pair(text))
     if not isinstance(features, dict):
       features = {self.feature_names[0]: features}
     return {name: tf.cast(features[name], tf.int32) for name in self.feature_names}
@@ -42,6 +50,13 @@ class ModelFamily:
   default_learning_rate: float
   # "encoder": a TextEncoder for task heads; "seq2seq": an EncoderDecoder that generates text.
   kind: str = "encoder"
+
+
+def join_pair(text) -> tf.Tensor:
+  """One text from a (text, text_pair) tuple, for encoders without segments; a single text as is."""
+  if not isinstance(text, tuple):
+    return text
+  return tf.strings.join(list(text), separator=" | ")
 
 
 def write_json(path: str, value):

@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 from tfsft.config import ModelConfig
-from tfsft.models.encoder import ModelFamily, TextEncoder
+from tfsft.models.encoder import ModelFamily, TextEncoder, join_pair
 from tfsft.models.pretrained_embeddings import embedding_matrix
 
 FEATURES = ("token_ids",)
@@ -19,7 +19,7 @@ _VOCABULARY_FILE = "vocabulary.txt"
 
 def build(config: ModelConfig, train_examples: tf.data.Dataset) -> TextEncoder:
   vectorizer = _vectorizer(config)
-  vectorizer.adapt(train_examples.map(lambda text, target: text).batch(1024))
+  vectorizer.adapt(train_examples.map(lambda text, target: join_pair(text)).batch(1024))
   description = "a new vocabulary from the training split"
   initial_embeddings = None
   if config.pretrained_embeddings:

@@ -4,9 +4,10 @@ Keras 3's `model.export()` renames outputs to output_0 and, for keras-hub tasks,
 (keras-hub#784); an ExportArchive keeps our names and lets tokenization run inside the graph, so
 clients send raw strings. Signatures:
 
-  serving_default    text [batch] string -> the task's outputs (classification: scores, classes,
-                     label; translation: translation)
-  tokenize           text -> int32 features (token_ids, ...) exactly as training saw them
+  serving_default    text [batch] string (and text_pair for pair tasks) -> the task's outputs
+                     (classification: scores, classes, label; regression: score; translation:
+                     translation)
+  tokenize           the same inputs -> int32 features (token_ids, ...) exactly as training saw them
   predict_token_ids  features -> the task's outputs, for clients that tokenize themselves
   + the task's extras (classification: `classify` for TF Serving's Classify API)
 """
@@ -16,9 +17,6 @@ import tensorflow as tf
 
 from tfsft.models.encoder import TextEncoder
 from tfsft.tasks.base import Task
-
-TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
-
 
 def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
                   label_names) -> keras.export.ExportArchive:
@@ -34,16 +32,20 @@ def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
   def predict_features(features):
     return task.predict(model, encoder, features, label_names)
 
-  def predict_text(text):
-    return predict_features(encoder.preprocess(text))
+  def tokenize(*texts):
+    return encoder.preprocess(texts[0] if len(texts) == 1 else texts)
+
+  def predict_text(*texts):
+    return predict_features(tokenize(*texts))
 
   feature_specs = [tf.TensorSpec([None, None], tf.int32, name=name) for name in encoder.feature_names]
 
   def predict_token_ids(*features):
     return predict_features(dict(zip(encoder.feature_names, features)))
 
-  archive.add_endpoint("serving_default", predict_text, input_signature=[TEXT_SPEC])
-  archive.add_endpoint("tokenize", encoder.preprocess, input_signature=[TEXT_SPEC])
+  text_specs = [tf.TensorSpec([None], tf.string, name=name) for name in task.input_names]
+  archive.add_endpoint("serving_default", predict_text, input_signature=text_specs)
+  archive.add_endpoint("tokenize", tokenize, input_signature=text_specs)
   archive.add_endpoint("predict_token_ids", predict_token_ids, input_signature=feature_specs)
   for name, (function, input_signature) in task.extra_signatures(predict_text, label_names).items():
     archive.add_endpoint(name, function, input_signature=input_signature)

@@ -1,9 +1,15 @@
-"""Tasks by --task name. Adding one: a module with a Task subclass and one line here."""
+"""Tasks by --task name. Adding one: a module with a Task subclass (or a factory taking the run's
+DataConfig) and one line here."""
 
 from tfsft.registry import Registry
+from tfsft.tasks import glue
 from tfsft.tasks.imdb import ImdbTask
+from tfsft.tasks.text_classification import text_classification
 from tfsft.tasks.translation import TranslationTask
 
 TASKS = Registry("task", "--task")
 TASKS.register("imdb", ImdbTask)
 TASKS.register("translation", TranslationTask)
+TASKS.register("text_classification", text_classification)
+for _name, _factory in glue.TASK_FACTORIES.items():
+  TASKS.register(_name, _factory)

@@ -22,8 +22,8 @@ from tfsft.models.encoder import TextEncoder
 @dataclasses.dataclass
 class EvaluationSplit:
   """One evaluation split, prepared once and scored many times."""
+  examples: tf.data.Dataset  # the raw (inputs, target) examples
   batches: tf.data.Dataset  # (model inputs, targets) batches, cached after tokenization
-  texts: np.ndarray  # the raw input texts in dataset order
   targets: np.ndarray  # the raw targets in dataset order: labels, or target texts
   steps: int  # batches in `batches` (explicit: filtered datasets have unknown length)
 
@@ -31,6 +31,15 @@ class EvaluationSplit:
 class Task(abc.ABC):
   name: str
   model_kind = "encoder"  # the ModelFamily.kind this task needs
+
+  def __init__(self, data_config: DataConfig = DataConfig()):
+    self.data_config = data_config  # the run's data flags: some tasks take columns from them
+
+  @property
+  def input_names(self) -> Sequence[str]:
+    """The raw string inputs of one example, as the SavedModel's signatures name them. One name:
+    each split yields (text, target); two: ((text, text_pair), target)."""
+    return ("text",)
 
   @abc.abstractmethod
   def load_data(self, config: DataConfig, seed: int) -> LabeledTextSplits:
@@ -68,6 +77,6 @@ class Task(abc.ABC):
     """Features -> the named tensors that `serving_default` returns; traced into the SavedModel."""
 
   def extra_signatures(self, predict_text, label_names) -> Dict:
-    """More serving signatures: name -> (function, input_signature). `predict_text` maps a
-    tf.string [batch] to `predict`'s outputs."""
+    """More serving signatures: name -> (function, input_signature). `predict_text` maps the
+    tf.string [batch] inputs (one per `input_names`) to `predict`'s outputs."""
     return {}

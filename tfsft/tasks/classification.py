@@ -20,7 +20,7 @@ class ClassificationTask(Task):
     pooled = keras.layers.Dropout(config.dropout, name="head_dropout")(pooled)
     # float32 logits even under mixed precision: softmax and the loss need the range.
     logits = keras.layers.Dense(len(label_names), dtype="float32", name="logits")(pooled)
-    return keras.Model(inputs, logits, name=f"{self.name}_classifier")
+    return keras.Model(inputs, logits, name=f"{self.name.replace('/', '_')}_classifier")
 
   def loss(self):
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -49,11 +49,12 @@ class ClassificationTask(Task):
 
   def extra_signatures(self, predict_text, label_names):
     """`classify`: TF Serving's Classify API (REST `:classify`) sends serialized tf.Examples in one
-    input named `inputs` and reads `classes` and `scores`."""
+    input named `inputs` (with a bytes feature per input name) and reads `classes` and `scores`."""
 
     def classify(inputs):
-      features = tf.io.parse_example(inputs, {"text": tf.io.FixedLenFeature([], tf.string)})
-      outputs = predict_text(features["text"])
+      features = tf.io.parse_example(
+          inputs, {name: tf.io.FixedLenFeature([], tf.string) for name in self.input_names})
+      outputs = predict_text(*(features[name] for name in self.input_names))
       return {"classes": outputs["classes"], "scores": outputs["scores"]}
 
     return {"classify": (classify, [tf.TensorSpec([None], tf.string, name="inputs")])}

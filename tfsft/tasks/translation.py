@@ -17,7 +17,8 @@ import numpy as np
 import sacrebleu
 import tensorflow as tf
 
-from tfsft.data import sentence_pairs
+from tfsft.config import DataConfig
+from tfsft.data import pipeline, sentence_pairs
 from tfsft.tasks.base import Task
 
 _EXAMPLES_IN_TENSORBOARD = 8
@@ -68,7 +69,8 @@ class TranslationTask(Task):
   name = "translation"
   model_kind = "seq2seq"
 
-  def __init__(self):
+  def __init__(self, data_config: DataConfig = DataConfig()):
+    super().__init__(data_config)
     # Traced once per task and reused by every evaluation.
     self._translate = self._teacher_forced_counts = None
 
@@ -108,7 +110,7 @@ class TranslationTask(Task):
       source = {name: features[name] for name in encoder.feature_names}
       translations += [text.decode("utf-8") for text in self._translate(source).numpy()]
     loss_sum, correct, tokens = totals
-    sources = [text.decode("utf-8") for text in split.texts]
+    sources = [text.decode("utf-8") for text in pipeline.column_of(split.examples, 0)]
     references = [text.decode("utf-8") for text in split.targets]
     bleu = multi_reference_bleu(sources, translations, references)
     return {

@@ -1,0 +1,119 @@
+"""Rows of users' own files, read by column name: CSV, TSV, JSON Lines, or TFRecord of tf.Example.
+
+The format comes from the extension (.csv, .tsv/.txt, .jsonl/.json, .tfrecord/.tfrec). Delimited
+files need a header row. GLUE's TSVs contain unbalanced quotes, so TSV is read without quoting;
+CSV follows RFC 4180 (quoted fields may hold commas and newlines). Every problem names the file and
+the line (or record) and says what to fix.
+"""
+
+import csv
+import json
+import os
+from typing import Dict, List, Sequence, Tuple
+
+from tfsft.errors import UserError
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl",
+           ".tfrecord": "tfrecord", ".tfrec": "tfrecord"}
+
+
+def file_format(path: str) -> str:
+  extension = os.path.splitext(path)[1].lower()
+  if extension not in FORMATS:
+    raise UserError(f"{path}: unknown file type '{extension}': use one of "
+                    f"{', '.join(sorted(FORMATS))}")
+  return FORMATS[extension]
+
+
+def read_columns(path: str, columns: Sequence[str]) -> Tuple[Dict[str, List[str]], List[str]]:
+  """The named columns of every row, as strings, and where each row is ("file line N") for later
+  errors. A missing column or an empty cell is a UserError."""
+  if not os.path.isfile(path):
+    raise UserError(f"{path} does not exist")
+  reader = {"csv": _delimited_rows, "tsv": _delimited_rows, "jsonl": _json_rows,
+            "tfrecord": _example_rows}[file_format(path)]
+  values = {column: [] for column in columns}
+  locations = []
+  for where, row in reader(path):
+    missing = [column for column in columns if column not in row]
+    if missing:
+      raise UserError(f"{where} has no column '{missing[0]}' (it has: {', '.join(sorted(row))}): "
+                      "fix the file or name another column with the --*_column flags")
+    for column in columns:
+      value = row[column]
+      if value is None or not str(value).strip():
+        raise UserError(f"{where}: column '{column}' is empty: give it a value or remove the row")
+      values[column].append(str(value))
+    locations.append(where)
+  if not locations:
+    raise UserError(f"{path} has no rows")
+  return values, locations
+
+
+def header(path: str):
+  """The column names of a delimited file (None for JSON Lines and TFRecord, which name fields
+  per row)."""
+  if file_format(path) not in ("csv", "tsv"):
+    return None
+  rows = _delimited_rows(path, header_only=True)
+  return next(rows)
+
+
+def _delimited_rows(path, header_only=False):
+  delimiter = "," if file_format(path) == "csv" else "\t"
+  quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+  try:
+    with open(path, encoding="utf-8", newline="") as handle:
+      reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
+      header = next(reader, None)
+      if header is None:
+        raise UserError(f"{path} is empty: it needs a header row and data rows")
+      header = [name.strip() for name in header]
+      if header_only:
+        yield header
+        return
+      for row in reader:
+        if not any(cell.strip() for cell in row):
+          continue
+        where = f"{path} line {reader.line_num}"
+        if len(row) != len(header):
+          raise UserError(f"{where} has {len(row)} fields but the header has {len(header)}: "
+                          "fix the row (a stray delimiter or a missing value)")
+        yield where, dict(zip(header, row))
+  except UnicodeDecodeError as error:
+    raise UserError(f"{path} is not valid UTF-8 ({error.reason}): re-encode it as UTF-8") from None
+  except csv.Error as error:
+    raise UserError(f"{path} line {reader.line_num}: {error}") from None
+
+
+def _json_rows(path):
+  with open(path, encoding="utf-8") as handle:
+    for number, line in enumerate(handle, start=1):
+      if not line.strip():
+        continue
+      where = f"{path} line {number}"
+      try:
+        row = json.loads(line)
+      except json.JSONDecodeError as error:
+        raise UserError(f"{where} is not JSON ({error.msg}): one JSON object per line") from None
+      if not isinstance(row, dict):
+        raise UserError(f"{where} is not a JSON object: one JSON object per line")
+      yield where, row
+
+
+def _example_rows(path):
+  import tensorflow as tf
+  try:
+    for number, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator(), start=1):
+      example = tf.train.Example.FromString(record)
+      row = {}
+      for name, feature in example.features.feature.items():
+        kind = feature.WhichOneof("kind")
+        values = list(getattr(feature, kind).value) if kind else []
+        if values:
+          value = values[0]
+          row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
+      yield f"{path} record {number}", row
+  except (tf.errors.DataLossError, UnicodeDecodeError) as error:
+    raise UserError(f"{path} is not a readable TFRecord of tf.Example "
+                    f"({type(error).__name__}): check the file") from None
