@@ -78,3 +78,14 @@ def test_a_file_missing_the_text_column_uses_its_only_other_column(tmp_path, cap
                               labeled_files.Columns("sentence", "label"), regression=False)
   assert [text for text, _ in data.validation.as_numpy_iterator()] == [b"fine"]
   assert "has no 'sentence' column; reading its only other column 'content'" in caplog.text
+
+
+def test_glue_cola_tsvs_without_a_header_row(tmp_path):
+  (tmp_path / "train.tsv").write_text("gj04\t1\t\tThe book was read.\ngj04\t0\t*\tBook the read was.\n")
+  (tmp_path / "dev.tsv").write_text("gj04\t1\t\tShe left.\n")
+  from tfsft.tasks import TASKS
+  data = TASKS.get("glue/cola")(DataConfig(data_path=str(tmp_path))).load_data(
+      DataConfig(data_path=str(tmp_path)), seed=0)
+  assert [(t.decode(), int(y)) for t, y in data.train.as_numpy_iterator()] == [
+      ("The book was read.", 1), ("Book the read was.", 0)]
+  assert data.label_names == ("unacceptable", "acceptable")

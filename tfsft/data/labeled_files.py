@@ -8,7 +8,7 @@ discovered from the training split (sorted; numerically when all are numbers).
 
 import dataclasses
 import os
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +26,7 @@ class Columns:
   text: str
   label: str
   text_pair: Optional[str] = None
+  headerless_names: Optional[Tuple[str, ...]] = None  # all columns, for files without a header
 
   def names(self):
     return [self.text] + ([self.text_pair] if self.text_pair else []) + [self.label]
@@ -91,7 +92,7 @@ def dataset_from_file(path: str, columns: Columns, regression: bool, label_value
 def _read(path, columns: Columns):
   text_column = _resolve_text_column(path, columns)
   names = [text_column] + ([columns.text_pair] if columns.text_pair else []) + [columns.label]
-  values, locations = tables.read_columns(path, names)
+  values, locations = tables.read_columns(path, names, columns.headerless_names)
   texts = [values[text_column]] + ([values[columns.text_pair]] if columns.text_pair else [])
   return texts, values[columns.label], locations
 

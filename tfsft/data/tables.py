@@ -9,7 +9,7 @@ the line (or record) and says what to fix.
 import csv
 import json
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from tfsft.errors import UserError
 
@@ -25,16 +25,26 @@ def file_format(path: str) -> str:
   return FORMATS[extension]
 
 
-def read_columns(path: str, columns: Sequence[str]) -> Tuple[Dict[str, List[str]], List[str]]:
+def read_columns(path: str, columns: Sequence[str], headerless_names: Optional[Sequence[str]] = None
+                 ) -> Tuple[Dict[str, List[str]], List[str]]:
   """The named columns of every row, as strings, and where each row is ("file line N") for later
-  errors. A missing column or an empty cell is a UserError."""
+  errors. A missing column or an empty cell is a UserError.
+
+  `headerless_names` names the columns of delimited files that may come without a header row
+  (GLUE's CoLA): used when the first row lacks the wanted columns and has that many fields.
+  """
   if not os.path.isfile(path):
     raise UserError(f"{path} does not exist")
-  reader = {"csv": _delimited_rows, "tsv": _delimited_rows, "jsonl": _json_rows,
-            "tfrecord": _example_rows}[file_format(path)]
+  if file_format(path) in ("csv", "tsv"):
+    first = header(path)
+    no_header = (headerless_names and not set(columns) <= set(first)
+                 and len(first) == len(headerless_names))
+    rows = _delimited_rows(path, names=headerless_names if no_header else None)
+  else:
+    rows = {"jsonl": _json_rows, "tfrecord": _example_rows}[file_format(path)](path)
   values = {column: [] for column in columns}
   locations = []
-  for where, row in reader(path):
+  for where, row in rows:
     missing = [column for column in columns if column not in row]
     if missing:
       raise UserError(f"{where} has no column '{missing[0]}' (it has: {', '.join(sorted(row))}): "
@@ -59,13 +69,14 @@ def header(path: str):
   return next(rows)
 
 
-def _delimited_rows(path, header_only=False):
+def _delimited_rows(path, header_only=False, names=None):
+  """(where, {column: value}) per row; `names` stands in for a missing header row."""
   delimiter = "," if file_format(path) == "csv" else "\t"
   quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
   try:
     with open(path, encoding="utf-8", newline="") as handle:
       reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
-      header = next(reader, None)
+      header = list(names) if names else next(reader, None)
       if header is None:
         raise UserError(f"{path} is empty: it needs a header row and data rows")
       header = [name.strip() for name in header]

@@ -31,13 +31,16 @@ class GlueSpec:
   tfds_text: Tuple[str, ...] = ("sentence",)  # TFDS feature names of the inputs
   validation_files: Tuple[str, ...] = ("dev",)
   mismatched_file: Optional[str] = None  # MNLI's second dev set (other genres)
+  headerless_names: Optional[Tuple[str, ...]] = None  # the columns of TSVs without a header row
 
 
 _BINARY = ("0", "1")
 _NLI = ("entailment", "not_entailment")
 SPECS = {
+    # The GLUE release's CoLA train/dev TSVs have no header row.
     "cola": GlueSpec("sentence", "label", label_names=("unacceptable", "acceptable"),
-                     label_values=_BINARY),
+                     label_values=_BINARY,
+                     headerless_names=("source", "label", "original_label", "sentence")),
     "sst2": GlueSpec("sentence", "label", label_names=("negative", "positive"),
                      label_values=_BINARY),
     "mrpc": GlueSpec("#1 String", "Quality", "#2 String", ("not_equivalent", "equivalent"),
@@ -74,7 +77,7 @@ class _GlueData:
   def _load_local(self, config, seed):
     spec = self.spec
     split_files = {"train": ("train",), "validation": spec.validation_files}
-    columns = labeled_files.Columns(spec.text, spec.label, spec.text_pair)
+    columns = labeled_files.Columns(spec.text, spec.label, spec.text_pair, spec.headerless_names)
     data = labeled_files.load(
         config, seed, columns, regression=not spec.label_names,
         label_names=spec.label_names or None, label_values=spec.label_values,
