@@ -89,3 +89,17 @@ def test_glue_cola_tsvs_without_a_header_row(tmp_path):
   assert [(t.decode(), int(y)) for t, y in data.train.as_numpy_iterator()] == [
       ("The book was read.", 1), ("Book the read was.", 0)]
   assert data.label_names == ("unacceptable", "acceptable")
+
+
+def test_glue_mnli_scores_both_dev_sets(tmp_path):
+  header = "index\tsentence1\tsentence2\tgold_label\n"
+  (tmp_path / "train.tsv").write_text(header + "0\tA man.\tA person.\tentailment\n"
+                                      "1\tA dog.\tA cat.\tcontradiction\n2\tA.\tB.\tneutral\n")
+  (tmp_path / "dev_matched.tsv").write_text(header + "0\tA man.\tA person.\tentailment\n")
+  (tmp_path / "dev_mismatched.tsv").write_text(header + "0\tX.\tY.\tneutral\n")
+  from tfsft.tasks import TASKS
+  config = DataConfig(data_path=str(tmp_path))
+  data = TASKS.get("glue/mnli")(config).load_data(config, seed=0)
+  assert set(data.evaluation_splits()) == {"validation", "validation_mismatched"}
+  ((first, second), label), = data.evaluation_splits()["validation_mismatched"].as_numpy_iterator()
+  assert (first, second, int(label)) == (b"X.", b"Y.", 1)  # neutral

@@ -12,6 +12,7 @@ GLUE: CoLA Matthews correlation, MRPC and QQP F1 and accuracy, STS-B Pearson and
 
 import dataclasses
 import functools
+import os
 from typing import Optional, Tuple
 
 from tfsft.config import DataConfig
@@ -82,7 +83,7 @@ class _GlueData:
         config, seed, columns, regression=not spec.label_names,
         label_names=spec.label_names or None, label_values=spec.label_values,
         split_files=split_files)
-    if spec.mismatched_file:
+    if spec.mismatched_file and os.path.isdir(config.data_path):
       path = labeled_files.find_files(config.data_path, {"train": (spec.mismatched_file,)})["train"]
       data.extra_evaluation["validation_mismatched"] = splits.limit(
           labeled_files.dataset_from_file(path, columns, False,
