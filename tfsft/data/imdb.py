@@ -17,6 +17,7 @@ from absl import logging
 from tfsft.config import DataConfig
 from tfsft.data import splits
 from tfsft.data.text_checks import checked_text
+from tfsft.data.tfds_loading import tfds_failures_as_user_errors
 from tfsft.errors import UserError
 
 TFDS_NAME = "imdb_reviews"
@@ -40,14 +41,9 @@ def load(config: DataConfig, seed: int) -> splits.LabeledTextSplits:
 
 def _load_tfds(data_dir):
   import tensorflow_datasets as tfds  # only TFDS users pay for the import
-  try:
+  with tfds_failures_as_user_errors(TFDS_NAME, "aclImdb directory or aclImdb_v1.tar.gz"):
     (train, test), info = tfds.load(TFDS_NAME, split=["train", "test"], data_dir=data_dir,
                                     as_supervised=True, with_info=True)
-  except Exception as error:  # TFDS raises many types; all mean "not available here"
-    raise UserError(
-        f"could not load TFDS '{TFDS_NAME}' ({type(error).__name__}: {str(error).splitlines()[0]}); "
-        "connect to the internet, set --tfds_data_dir to a prepared copy, or pass "
-        "--data_path=<aclImdb directory or aclImdb_v1.tar.gz>") from None
   if tuple(info.features["label"].names) != LABEL_NAMES:
     raise UserError(f"TFDS '{TFDS_NAME}' has labels {info.features['label'].names}, "
                     f"expected {list(LABEL_NAMES)}")

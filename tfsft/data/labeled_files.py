@@ -44,21 +44,12 @@ def load(config: DataConfig, seed: int, columns: Columns, regression: bool,
     label_names = _discover_labels(read["train"][1])
   values = list(label_values or label_names)
   datasets = {name: _to_dataset(*rows, regression, values) for name, rows in read.items()}
-  train, validation, test = (datasets["train"], datasets.get("validation"), datasets.get("test"))
-  if validation is None and test is None:
-    train, validation, test = splits.carve_validation_and_test(
-        train, config.validation_fraction, config.test_fraction, seed)
-  elif validation is None:
-    train, validation = splits.carve_validation(train, config.validation_fraction, seed)
   counts = ", ".join(f"{name}: {len(rows[1])}" for name, rows in read.items())
   logging.info("Read %s (%s); labels: %s.", config.data_path, counts,
                ", ".join(label_names) if label_names else "numeric (regression)")
-  return splits.LabeledTextSplits(
-      train=splits.limit(train, config.max_train_examples),
-      validation=splits.limit(validation, config.max_eval_examples),
-      test=splits.limit(test, config.max_eval_examples),
-      label_names=tuple(label_names),
-      source=f"local files {', '.join(f'{name}={path}' for name, path in files.items())}")
+  return splits.from_files(
+      config, seed, datasets["train"], datasets.get("validation"), datasets.get("test"),
+      label_names, source=f"local files {', '.join(f'{name}={path}' for name, path in files.items())}")
 
 
 def find_files(path: Optional[str], split_files=SPLIT_FILES) -> Dict[str, str]:

@@ -18,6 +18,7 @@ from absl import logging
 
 from tfsft.config import DataConfig
 from tfsft.data import splits
+from tfsft.data.tfds_loading import tfds_failures_as_user_errors
 from tfsft.errors import UserError
 
 DEFAULT_TFDS_NAME = "ted_hrlr_translate/pt_to_en"
@@ -30,19 +31,8 @@ def load(config: DataConfig, seed: int) -> splits.LabeledTextSplits:
     by_split, source = _load_local(config.data_path)
   else:
     by_split, source = _load_tfds(config.tfds_name or DEFAULT_TFDS_NAME, config.tfds_data_dir)
-  train = by_split["train"]
-  validation, test = by_split.get("validation"), by_split.get("test")
-  if validation is None and test is None:
-    train, validation, test = splits.carve_validation_and_test(
-        train, config.validation_fraction, config.test_fraction, seed)
-  elif validation is None:
-    train, validation = splits.carve_validation(train, config.validation_fraction, seed)
-  return splits.LabeledTextSplits(
-      train=splits.limit(train, config.max_train_examples),
-      validation=splits.limit(validation, config.max_eval_examples),
-      test=splits.limit(test, config.max_eval_examples),
-      label_names=(),
-      source=source)
+  return splits.from_files(config, seed, by_split["train"], by_split.get("validation"),
+                           by_split.get("test"), label_names=(), source=source)
 
 
 def read_pairs(path: str):
@@ -99,15 +89,10 @@ def _load_local(path: str):
 
 def _load_tfds(name: str, data_dir):
   import tensorflow_datasets as tfds  # only TFDS users pay for the import
-  try:
+  with tfds_failures_as_user_errors(name, "source<TAB>target file"):
     builder = tfds.builder(name, data_dir=data_dir)
     builder.download_and_prepare()
     available = set(builder.info.splits)
     by_split = {split_name: builder.as_dataset(split=split_name, as_supervised=True)
                 for split_name in ("train", "validation", "test") if split_name in available}
-  except Exception as error:  # TFDS raises many types; all mean "not available here"
-    raise UserError(
-        f"could not load TFDS '{name}' ({type(error).__name__}: {str(error).splitlines()[0]}); "
-        "connect to the internet, set --tfds_data_dir to a prepared copy, or pass "
-        "--data_path=<source<TAB>target file>") from None
   return by_split, f"TFDS {name} (data_dir={data_dir or 'default'})"

@@ -55,6 +55,22 @@ def carve_validation_and_test(examples: tf.data.Dataset, validation_fraction: fl
           examples.filter(_in_range(validation_fraction, held_out, seed)))
 
 
+def from_files(config, seed: int, train: tf.data.Dataset, validation, test, label_names,
+               source: str) -> LabeledTextSplits:
+  """Splits from a source's files: validation (and test, when neither exists) carved from train by
+  the seeded hash, then cut to --max_train_examples / --max_eval_examples."""
+  if validation is None and test is None:
+    train, validation, test = carve_validation_and_test(
+        train, config.validation_fraction, config.test_fraction, seed)
+  elif validation is None:
+    train, validation = carve_validation(train, config.validation_fraction, seed)
+  return LabeledTextSplits(
+      train=limit(train, config.max_train_examples),
+      validation=limit(validation, config.max_eval_examples),
+      test=limit(test, config.max_eval_examples),
+      label_names=tuple(label_names), source=source)
+
+
 def limit(dataset: Optional[tf.data.Dataset], max_examples: Optional[int]):
   if dataset is None or not max_examples:
     return dataset

@@ -8,6 +8,7 @@ can sit on.
 
 import abc
 import dataclasses
+import functools
 from typing import Dict, Sequence
 
 import keras
@@ -15,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfsft.config import DataConfig, ModelConfig
+from tfsft.data import pipeline
 from tfsft.data.splits import LabeledTextSplits
 from tfsft.models.encoder import TextEncoder
 
@@ -26,6 +28,12 @@ class EvaluationSplit:
   batches: tf.data.Dataset  # (model inputs, targets) batches, cached after tokenization
   targets: np.ndarray  # the raw targets in dataset order: labels, or target texts
   steps: int  # batches in `batches` (explicit: filtered datasets have unknown length)
+
+  @functools.cached_property
+  def texts(self) -> np.ndarray:
+    """The raw single-text inputs in dataset order, read once on first use (translation's
+    sources)."""
+    return pipeline.column_of(self.examples, 0)
 
 
 class Task(abc.ABC):

@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 
 from tfsft.config import DataConfig
 from tfsft.data import labeled_files, splits
-from tfsft.errors import UserError
+from tfsft.data.tfds_loading import tfds_failures_as_user_errors
 from tfsft.tasks.classification import ClassificationTask
 from tfsft.tasks.regression import RegressionTask
 
@@ -97,13 +97,8 @@ def _load_tfds(name, spec, config):
   tfds_name = f"glue/{name}"
   names = (["train", "validation_matched", "validation_mismatched"] if spec.mismatched_file
            else ["train", "validation"])
-  try:
+  with tfds_failures_as_user_errors(tfds_name, "directory of the GLUE TSVs"):
     loaded = tfds.load(tfds_name, split=names, data_dir=config.tfds_data_dir)
-  except Exception as error:  # TFDS raises many types; all mean "not available here"
-    raise UserError(
-        f"could not load TFDS '{tfds_name}' ({type(error).__name__}: "
-        f"{str(error).splitlines()[0]}); connect to the internet, set --tfds_data_dir to a "
-        "prepared copy, or pass --data_path=<directory of the GLUE TSVs>") from None
   import tensorflow as tf
 
   def as_example(row):

@@ -18,7 +18,7 @@ import sacrebleu
 import tensorflow as tf
 
 from tfsft.config import DataConfig
-from tfsft.data import pipeline, sentence_pairs
+from tfsft.data import sentence_pairs
 from tfsft.tasks.base import Task
 
 _EXAMPLES_IN_TENSORBOARD = 8
@@ -110,7 +110,7 @@ class TranslationTask(Task):
       source = {name: features[name] for name in encoder.feature_names}
       translations += [text.decode("utf-8") for text in self._translate(source).numpy()]
     loss_sum, correct, tokens = totals
-    sources = [text.decode("utf-8") for text in pipeline.column_of(split.examples, 0)]
+    sources = [text.decode("utf-8") for text in split.texts]
     references = [text.decode("utf-8") for text in split.targets]
     bleu = multi_reference_bleu(sources, translations, references)
     return {
