@@ -27,11 +27,50 @@ def write_aclimdb(root, train_per_class=60, test_per_class=20, seed=0):
   return os.path.join(root, "aclImdb")
 
 
+FIRST_NAMES = "alice bob carol dave".split()
+SURNAMES = "smith jones".split()
+CITIES = "paris london berlin rome".split()
+NER_FILLER_WORDS = "visited met in with from said today déjà".split()  # one non-ASCII word
+
+
+def tagged_sentences(count=120, seed=0):
+  """(words, tags) of sentences such as `Alice Smith visited Paris .`: two-word people (B-PER
+  I-PER), one-word cities (B-LOC), the rest O."""
+  rng = random.Random(seed)
+  sentences = []
+  for _ in range(count):
+    person = [rng.choice(FIRST_NAMES).capitalize()] + (
+        [rng.choice(SURNAMES).capitalize()] if rng.random() < 0.5 else [])
+    city = rng.choice(CITIES).capitalize()
+    verb = rng.choice(["visited", "met"])
+    words = person + [verb, city, rng.choice(["today", "."])]
+    tags = ["B-PER"] + ["I-PER"] * (len(person) - 1) + ["O", "B-LOC", "O"]
+    if rng.random() < 0.5:  # the city first: "In Rome , Bob Jones said ..."
+      words = ["In", city, ","] + person + ["said", "."]
+      tags = ["O", "B-LOC", "O"] + tags[:len(person)] + ["O", "O"]
+    if rng.random() < 0.25:  # a two-byte letter before the entities: offsets count characters
+      words, tags = ["Déjà", ","] + words, ["O", "O"] + tags
+    sentences.append((words, tags))
+  return sentences
+
+
+def write_conll(path, sentences, columns=2):
+  """CoNLL lines (`token TAG` or `token POS chunk TAG`), -DOCSTART- first, blank between."""
+  with open(path, "w") as handle:
+    handle.write("-DOCSTART- O\n\n" if columns == 2 else "-DOCSTART- -X- -X- O\n\n")
+    for words, tags in sentences:
+      for word, tag in zip(words, tags):
+        handle.write(f"{word} {tag}\n" if columns == 2 else f"{word} NNP B-NP {tag}\n")
+      handle.write("\n")
+  return path
+
+
 def write_tiny_bert_preset(directory):
   """A 2-layer, hidden-16 BERT saved as a keras-hub preset (config.json + weights + tokenizer)."""
   import keras_hub
-  vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + sorted(
-      set(POSITIVE_WORDS + NEGATIVE_WORDS + FILLER_WORDS))
+  vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ","] + sorted(
+      set(POSITIVE_WORDS + NEGATIVE_WORDS + FILLER_WORDS + FIRST_NAMES + SURNAMES + CITIES
+          + NER_FILLER_WORDS)) + ["##s"]
   backbone = keras_hub.models.BertBackbone(
       vocabulary_size=len(vocabulary), num_layers=2, num_heads=2, hidden_dim=16,
       intermediate_dim=32, max_sequence_length=64)

@@ -72,9 +72,23 @@ def predict(saved_model_dir: str, inputs, batch_size: int = 64):
       result = {name: row[name] for name in names}
       for key, value in outputs.items():
         result[key] = to_jsonable(value[i])
-      if "classes" in result and "scores" in result:
-        result["scores"] = dict(zip(result.pop("classes"), result["scores"]))
-      yield result
+      yield _readable(result)
+
+
+def _readable(result: dict) -> dict:
+  """Padded signature outputs as JSON a person reads: class scores by name, entities as objects,
+  no padding."""
+  if "classes" in result and "scores" in result:
+    result["scores"] = dict(zip(result.pop("classes"), result["scores"]))
+  if "entity_count" in result:
+    count = result.pop("entity_count")
+    fields = ("text", "type", "start", "end", "score")
+    columns = [result.pop(f"entity_{field}")[:count] for field in fields]
+    result["entities"] = [dict(zip(fields, values)) for values in zip(*columns)]
+    words = result["words"]
+    result["words"] = [word for word in words if word]
+    result["tags"] = result["tags"][:len(result["words"])]
+  return result
 
 
 @exit_on_user_error

@@ -56,6 +56,10 @@ def check_flags(config: TrainConfig):
     fitting = [name for name in MODELS.names() if MODELS.get(name).kind == task.model_kind]
     raise UserError(f"--task={config.task} cannot use --model={model.model}: choose "
                     f"--model={' or --model='.join(fitting)}")
+  if task.needs_word_pieces and not family.word_pieces:
+    fitting = [name for name in MODELS.names() if MODELS.get(name).word_pieces]
+    raise UserError(f"--task={config.task} labels words and needs a WordPiece model: choose "
+                    f"--model={' or --model='.join(fitting)}")
   if runtime.train_steps and runtime.num_epochs:
     raise UserError("--train_steps and --num_epochs both set: keep one")
   if model.model != "bert" and model.init_checkpoint:

@@ -1,16 +1,34 @@
-"""CoNLL-format token tagging files (CoNLL-2003 NER and any other tag set).
+"""CoNLL-format token tagging files (CoNLL-2003 NER and any other tag set), and TFDS conll2003.
 
 One token per line, the tag in the last column (2 columns: `token TAG`; 4 columns, as in the
 CoNLL-2003 release: `token POS chunk TAG`), a blank line between sentences, `-DOCSTART-` lines
 between documents (skipped). A line with a token but no tag is an error naming the file and line.
+
+Examples are (words, tag ids), each one space-joined string: CoNLL words hold no whitespace, so
+`tf.strings.split` gives them back exactly, and sentences then batch, hash-split and count like any
+other text example.
 """
 
 import dataclasses
-from typing import List, Sequence
+import os
+from typing import Dict, List, Sequence
 
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tfsft.config import DataConfig
+from tfsft.data import splits
+from tfsft.data.tfds_loading import tfds_failures_as_user_errors
 from tfsft.errors import UserError
 
 DOCUMENT_START = "-DOCSTART-"
+DEFAULT_TFDS_NAME = "conll2003"
+# File names per split: a directory such as ../shared/data/conll2003 (train.txt, valid.txt) or the
+# original release (eng.train, eng.testa, eng.testb).
+SPLIT_FILES = {"train": ("train", "eng.train"),
+               "validation": ("validation", "valid", "dev", "eng.testa"),
+               "test": ("test", "eng.testb")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,3 +72,77 @@ def tag_names(sentences: Sequence[TaggedSentence]) -> List[str]:
   one entity type sit side by side."""
   tags = {tag for sentence in sentences for tag in sentence.tags}
   return (["O"] if "O" in tags else []) + sorted(tags - {"O"}, key=lambda tag: (tag[2:], tag))
+
+
+def load(config: DataConfig, seed: int, tfds_name=None) -> splits.LabeledTextSplits:
+  """Local CoNLL files from --data_path, else (with `tfds_name`) the TFDS data set."""
+  if config.data_path or not tfds_name:
+    by_split, tags, source = _load_local(config.data_path)
+  else:
+    by_split, tags, source = _load_tfds(tfds_name, config.tfds_data_dir)
+  return splits.from_files(config, seed, by_split["train"], by_split.get("validation"),
+                           by_split.get("test"), label_names=tags, source=source)
+
+
+def find_files(path) -> Dict[str, str]:
+  if not path:
+    raise UserError("this task reads CoNLL files: pass --data_path=<file or directory>")
+  if not os.path.exists(path):
+    raise UserError(f"--data_path={path} does not exist: point it at a CoNLL file or a directory "
+                    "with train.txt")
+  if os.path.isfile(path):
+    return {"train": path}
+  files = {}
+  for split_name, stems in SPLIT_FILES.items():
+    found = sorted(name for name in os.listdir(path)
+                   if name in stems or os.path.splitext(name)[0] in stems)
+    if found:
+      files[split_name] = os.path.join(path, found[0])
+  if "train" not in files:
+    raise UserError(f"--data_path={path} has no train file (train.txt or eng.train): add one or "
+                    "point --data_path at a single CoNLL file")
+  return files
+
+
+def _load_local(path):
+  files = find_files(path)
+  sentences = {split_name: read_conll(file) for split_name, file in files.items()}
+  tags = tag_names(sentences["train"])
+  for split_name, file in files.items():
+    _check_known_tags(sentences[split_name], tags, file)
+    logging.info("Read %d tagged sentences from %s.", len(sentences[split_name]), file)
+  by_split = {split_name: _dataset(sentences[split_name], tags) for split_name in files}
+  return by_split, tags, f"local CoNLL files {path} ({', '.join(sorted(files))})"
+
+
+def _check_known_tags(sentences, tags, path):
+  known = set(tags)
+  for sentence in sentences:
+    for offset, tag in enumerate(sentence.tags):
+      if tag not in known:
+        raise UserError(f"{path} line {sentence.line + offset} has tag {tag!r}, which the training "
+                        f"file never uses ({', '.join(tags)}): fix the tag or add examples of it "
+                        "to train")
+
+
+def _dataset(sentences, tags) -> tf.data.Dataset:
+  index = {tag: str(i) for i, tag in enumerate(tags)}
+  words = np.array([" ".join(s.words) for s in sentences], dtype=object)
+  tag_ids = np.array([" ".join(index[tag] for tag in s.tags) for s in sentences], dtype=object)
+  return tf.data.Dataset.from_tensor_slices((words, tag_ids))
+
+
+def _load_tfds(name, data_dir):
+  import tensorflow_datasets as tfds  # only TFDS users pay for the import
+  with tfds_failures_as_user_errors(name, "directory of CoNLL files"):
+    loaded, info = tfds.load(name, split=["train", "dev", "test"], data_dir=data_dir,
+                             with_info=True)
+  tags = info.features["ner"].feature.names
+
+  def as_example(row):
+    return (tf.strings.reduce_join(row["tokens"], separator=" "),
+            tf.strings.reduce_join(tf.strings.as_string(row["ner"]), separator=" "))
+
+  train, validation, test = (dataset.map(as_example) for dataset in loaded)
+  return ({"train": train, "validation": validation, "test": test}, tags,
+          f"TFDS {name} (data_dir={data_dir or 'default'})")

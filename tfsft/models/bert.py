@@ -95,4 +95,5 @@ def _describe_checkpoint(checkpoint: str) -> str:
   return f"local keras-hub preset {checkpoint}"
 
 
-FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=5e-5)
+FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=5e-5,
+                     word_pieces=True)

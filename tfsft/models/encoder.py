@@ -50,6 +50,9 @@ class ModelFamily:
   default_learning_rate: float
   # "encoder": a TextEncoder for task heads; "seq2seq": an EncoderDecoder that generates text.
   kind: str = "encoder"
+  # Whether `preprocessor.tokenizer` is a WordPiece tokenizer with [CLS]/[SEP]/[PAD] ids, which
+  # token-level tasks need to align word labels with pieces (models/word_pieces.py).
+  word_pieces: bool = False
 
 
 def join_pair(text) -> tf.Tensor:

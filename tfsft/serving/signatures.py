@@ -33,10 +33,10 @@ def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
     return task.predict(model, encoder, features, label_names)
 
   def tokenize(*texts):
-    return encoder.preprocess(texts[0] if len(texts) == 1 else texts)
+    return task.text_features(encoder, texts)
 
   def predict_text(*texts):
-    return predict_features(tokenize(*texts))
+    return task.predict_text(model, encoder, texts, label_names)
 
   feature_specs = [tf.TensorSpec([None, None], tf.int32, name=name) for name in encoder.feature_names]
 

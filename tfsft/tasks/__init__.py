@@ -5,11 +5,14 @@ from tfsft.registry import Registry
 from tfsft.tasks import glue
 from tfsft.tasks.imdb import ImdbTask
 from tfsft.tasks.text_classification import text_classification
+from tfsft.tasks.token_classification import Conll2003Task, TokenClassificationTask
 from tfsft.tasks.translation import TranslationTask
 
 TASKS = Registry("task", "--task")
 TASKS.register("imdb", ImdbTask)
 TASKS.register("translation", TranslationTask)
 TASKS.register("text_classification", text_classification)
+TASKS.register("conll2003", Conll2003Task)
+TASKS.register("token_classification", TokenClassificationTask)
 for _name, _factory in glue.TASK_FACTORIES.items():
   TASKS.register(_name, _factory)

@@ -39,6 +39,7 @@ class EvaluationSplit:
 class Task(abc.ABC):
   name: str
   model_kind = "encoder"  # the ModelFamily.kind this task needs
+  needs_word_pieces = False  # labels per word or character: the family must be ModelFamily.word_pieces
 
   def __init__(self, data_config: DataConfig = DataConfig()):
     self.data_config = data_config  # the run's data flags: some tasks take columns from them
@@ -79,10 +80,21 @@ class Task(abc.ABC):
     """TensorBoard text (markdown) for one split's results: tag -> text."""
     return {}
 
+  def text_features(self, encoder: TextEncoder, texts: Sequence[tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """The serving inputs (a tf.string [batch] per `input_names`) -> features, as the `tokenize`
+    signature returns them."""
+    return encoder.preprocess(texts[0] if len(texts) == 1 else tuple(texts))
+
+  def predict_text(self, model: keras.Model, encoder: TextEncoder, texts: Sequence[tf.Tensor],
+                   label_names) -> Dict[str, tf.Tensor]:
+    """The serving inputs -> what `serving_default` returns; traced into the SavedModel."""
+    return self.predict(model, encoder, self.text_features(encoder, texts), label_names)
+
   @abc.abstractmethod
   def predict(self, model: keras.Model, encoder: TextEncoder, features: Dict[str, tf.Tensor],
               label_names) -> Dict[str, tf.Tensor]:
-    """Features -> the named tensors that `serving_default` returns; traced into the SavedModel."""
+    """Features -> the named tensors that `predict_token_ids` (and, unless `predict_text` says
+    otherwise, `serving_default`) returns; traced into the SavedModel."""
 
   def extra_signatures(self, predict_text, label_names) -> Dict:
     """More serving signatures: name -> (function, input_signature). `predict_text` maps the

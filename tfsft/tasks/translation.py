@@ -19,18 +19,10 @@ import tensorflow as tf
 
 from tfsft.config import DataConfig
 from tfsft.data import sentence_pairs
+from tfsft.metrics.token_accuracy import MaskedTokenAccuracy
 from tfsft.tasks.base import Task
 
 _EXAMPLES_IN_TENSORBOARD = 8
-
-
-class MaskedTokenAccuracy(keras.metrics.SparseCategoricalAccuracy):
-  """Token accuracy over real target tokens (id 0 is padding)."""
-
-  def update_state(self, y_true, y_pred, sample_weight=None):
-    del sample_weight
-    mask = tf.cast(tf.not_equal(y_true, 0), self.dtype)
-    super().update_state(y_true, y_pred, sample_weight=mask)
 
 
 def multi_reference_bleu(sources, translations, references):
@@ -90,7 +82,7 @@ class TranslationTask(Task):
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
 
   def training_metrics(self):
-    return [MaskedTokenAccuracy(name="token_accuracy"),
+    return [MaskedTokenAccuracy(ignored_label=0, name="token_accuracy"),  # 0: padding
             keras_hub.metrics.Perplexity(from_logits=True, mask_token_id=0, name="perplexity")]
 
   def evaluate(self, model, encoder, split, label_names):
