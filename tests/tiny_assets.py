@@ -54,6 +54,34 @@ def tagged_sentences(count=120, seed=0):
   return sentences
 
 
+QUESTION_WORDS = "where did go".split()
+
+
+def squad_document(count=150, unanswerable=0.0, seed=0):
+  """A SQuAD-format document: "Where did Bob go?" over a few sentences, one of which says where
+  Bob went ("Bob visited Rome today."). With `unanswerable` > 0, that share of questions asks about
+  someone the context never sends anywhere (is_impossible, SQuAD 2.0)."""
+  rng = random.Random(seed)
+  paragraphs = []
+  for i in range(count):
+    people = rng.sample(FIRST_NAMES, 3)
+    city, elsewhere = (c.capitalize() for c in rng.sample(CITIES, 2))
+    traveller, others = people[0].capitalize(), [p.capitalize() for p in people[1:]]
+    impossible = rng.random() < unanswerable
+    sentences = [f"{others[0]} met {others[1]} {rng.choice(['today', 'in ' + elsewhere])}."
+                 for _ in range(rng.randint(1, 4))]
+    if not impossible:
+      sentences.insert(rng.randint(0, len(sentences)), f"{traveller} visited {city} today.")
+    context = " ".join(sentences)
+    answers = [] if impossible else [
+        {"text": city, "answer_start": context.index(f"{traveller} visited ") + len(traveller) + 9}]
+    paragraphs.append({"context": context, "qas": [{
+        "id": f"q{i}", "question": f"Where did {traveller} go?", "answers": answers,
+        "is_impossible": impossible}]})
+  return {"version": "v2.0" if unanswerable else "v1.1",
+          "data": [{"title": "travels", "paragraphs": paragraphs}]}
+
+
 def write_conll(path, sentences, columns=2):
   """CoNLL lines (`token TAG` or `token POS chunk TAG`), -DOCSTART- first, blank between."""
   with open(path, "w") as handle:
@@ -68,9 +96,9 @@ def write_conll(path, sentences, columns=2):
 def write_tiny_bert_preset(directory):
   """A 2-layer, hidden-16 BERT saved as a keras-hub preset (config.json + weights + tokenizer)."""
   import keras_hub
-  vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ","] + sorted(
+  vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "?"] + sorted(
       set(POSITIVE_WORDS + NEGATIVE_WORDS + FILLER_WORDS + FIRST_NAMES + SURNAMES + CITIES
-          + NER_FILLER_WORDS)) + ["##s"]
+          + NER_FILLER_WORDS + QUESTION_WORDS)) + ["##s"]
   backbone = keras_hub.models.BertBackbone(
       vocabulary_size=len(vocabulary), num_layers=2, num_heads=2, hidden_dim=16,
       intermediate_dim=32, max_sequence_length=64)

@@ -19,6 +19,10 @@ class DataConfig:
   text_pair_column: Optional[str] = None
   label_column: str = "label"
   regression: bool = False  # numeric labels: a regression head instead of classes
+  # Extractive question answering (squad).
+  version_2_with_negative: bool = False  # SQuAD 2.0: questions may have no answer
+  max_query_length: int = 64  # question word-pieces kept
+  doc_stride: int = 128  # word-pieces between the starts of a long context's windows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,11 +43,16 @@ class ModelConfig:
   attention: str = "luong"
   beam_size: int = 4  # 1: greedy decoding
   max_decode_length: Optional[int] = None  # None: max_seq_length
+  # Only squad reads these: how answers are picked from the start/end logits.
+  max_answer_length: int = 30  # word-pieces
+  n_best_size: int = 20
+  null_score_diff_threshold: float = 0.0  # SQuAD 2.0: abstain when null beats the best span by more
 
   # Where initial weights come from; a resumed run takes all weights from its checkpoint instead.
   INITIALIZERS = ("init_checkpoint", "pretrained_embeddings", "pretrained_target_embeddings")
   # How a trained seq2seq model decodes; free to change between runs and at export.
-  DECODING = ("beam_size", "max_decode_length")
+  DECODING = ("beam_size", "max_decode_length", "max_answer_length", "n_best_size",
+              "null_score_diff_threshold")
 
   def architecture(self) -> "ModelConfig":
     """This config without initial-weight sources and decoding settings: what must match to

@@ -4,8 +4,9 @@
   python -m tfsft.predict --saved_model=saved_models/imdb/1 --input_file=reviews.jsonl \
       --output_file=predictions.jsonl
 
-Input: one text per line, or JSON Lines (*.jsonl) with one field per signature input (the text
-under --text_key; pair models also need `text_pair`).
+Input: one text per line, or JSON Lines (*.jsonl) with one field per signature input (`text`, or
+the field named by --text_key; pair models also need `text_pair`; squad takes `question` and
+`context`).
 """
 
 import json
@@ -37,9 +38,12 @@ def read_inputs(path: str, text_key: str = "text"):
       if path.endswith(".jsonl"):
         try:
           row = json.loads(line)
-          row["text"] = row.pop(text_key)
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-          raise UserError(f"{path}:{number} is not a JSON object with a '{text_key}' field") from None
+          if text_key in row:  # other inputs (text_pair, question, context) keep their names
+            row["text"] = row.pop(text_key)
+        except (json.JSONDecodeError, TypeError, AttributeError):
+          raise UserError(f"{path}:{number} is not a JSON object") from None
+        if not isinstance(row, dict):
+          raise UserError(f"{path}:{number} is not a JSON object")
       else:
         row = {"text": line.rstrip("\n")}
       rows.append((number, row))

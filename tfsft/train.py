@@ -15,8 +15,9 @@ from tfsft.errors import exit_on_user_error
 
 _D = cfg.TrainConfig(task="")  # defaults live in one place: the config dataclasses
 
-flags.DEFINE_string("task", None, "Task name: imdb, translation, text_classification or "
-                    "glue/<cola|sst2|mrpc|qqp|mnli|qnli|rte|wnli|stsb>.")
+flags.DEFINE_string("task", None, "Task name: imdb, translation, text_classification, "
+                    "glue/<cola|sst2|mrpc|qqp|mnli|qnli|rte|wnli|stsb>, conll2003, "
+                    "token_classification or squad.")
 flags.DEFINE_string("model", _D.model.model,
                     "Model family: bert or lstm (classification), lstm_seq2seq (translation).")
 flags.DEFINE_string("init_checkpoint", None,
@@ -40,6 +41,19 @@ flags.DEFINE_string("text_pair_column", None,
 flags.DEFINE_string("label_column", _D.data.label_column, "text_classification: the label column.")
 flags.DEFINE_boolean("regression", False,
                      "text_classification: numeric labels, a regression head (MSE) instead of classes.")
+flags.DEFINE_boolean("version_2_with_negative", False,
+                     "squad: SQuAD 2.0, some questions have no answer (TFDS squad/v2.0).")
+flags.DEFINE_integer("max_query_length", _D.data.max_query_length,
+                     "squad: question word-pieces kept.")
+flags.DEFINE_integer("doc_stride", _D.data.doc_stride,
+                     "squad: word-pieces between the starts of a long context's windows.")
+flags.DEFINE_integer("max_answer_length", _D.model.max_answer_length,
+                     "squad: longest answer in word-pieces.")
+flags.DEFINE_integer("n_best_size", _D.model.n_best_size,
+                     "squad: candidate spans per question that answers are chosen from.")
+flags.DEFINE_float("null_score_diff_threshold", _D.model.null_score_diff_threshold,
+                   "squad with --version_2_with_negative: abstain when the null score beats the "
+                   "best span by more than this.")
 flags.DEFINE_integer("max_train_examples", None, "Use at most this many training examples.")
 flags.DEFINE_integer("max_eval_examples", None, "Use at most this many validation/test examples.")
 flags.DEFINE_string("model_dir", _D.runtime.model_dir,
@@ -96,7 +110,9 @@ def config_from_flags() -> cfg.TrainConfig:
           validation_fraction=FLAGS.validation_fraction, test_fraction=FLAGS.test_fraction,
           max_train_examples=FLAGS.max_train_examples, max_eval_examples=FLAGS.max_eval_examples,
           text_column=FLAGS.text_column, text_pair_column=FLAGS.text_pair_column,
-          label_column=FLAGS.label_column, regression=FLAGS.regression),
+          label_column=FLAGS.label_column, regression=FLAGS.regression,
+          version_2_with_negative=FLAGS.version_2_with_negative,
+          max_query_length=FLAGS.max_query_length, doc_stride=FLAGS.doc_stride),
       model=cfg.ModelConfig(
           model=FLAGS.model, init_checkpoint=FLAGS.init_checkpoint,
           max_seq_length=FLAGS.max_seq_length, dropout=FLAGS.dropout, vocab_size=FLAGS.vocab_size,
@@ -105,7 +121,9 @@ def config_from_flags() -> cfg.TrainConfig:
           pretrained_target_embeddings=FLAGS.pretrained_target_embeddings,
           freeze_embeddings=FLAGS.freeze_embeddings, bidirectional=FLAGS.bidirectional,
           attention=FLAGS.attention, beam_size=FLAGS.beam_size,
-          max_decode_length=FLAGS.max_decode_length),
+          max_decode_length=FLAGS.max_decode_length, max_answer_length=FLAGS.max_answer_length,
+          n_best_size=FLAGS.n_best_size,
+          null_score_diff_threshold=FLAGS.null_score_diff_threshold),
       optimizer=cfg.OptimizerConfig(
           learning_rate=FLAGS.learning_rate, warmup_ratio=FLAGS.warmup_ratio,
           weight_decay=FLAGS.weight_decay, clip_global_norm=FLAGS.clip_global_norm),

@@ -60,6 +60,7 @@ def check_flags(config: TrainConfig):
     fitting = [name for name in MODELS.names() if MODELS.get(name).word_pieces]
     raise UserError(f"--task={config.task} labels words and needs a WordPiece model: choose "
                     f"--model={' or --model='.join(fitting)}")
+  task.check_flags(config)
   if runtime.train_steps and runtime.num_epochs:
     raise UserError("--train_steps and --num_epochs both set: keep one")
   if model.model != "bert" and model.init_checkpoint:

@@ -31,39 +31,44 @@ def _bucket(text: tf.Tensor, seed: int) -> tf.Tensor:
   return tf.strings.to_hash_bucket_strong(text, _HASH_BUCKETS, key=[seed, 0x5F7])
 
 
-def _in_range(low: float, high: float, seed: int):
-  """A filter predicate on (text, target): the text's bucket lies in [low, high) of the range."""
+def _in_range(low: float, high: float, seed: int, key=None):
+  """A filter predicate on (text, target): the bucket of `key(text)` (default: the text, or a
+  pair as a whole) lies in [low, high) of the range."""
   def predicate(text, target):
-    if isinstance(text, tuple):  # a (text, text_pair) example: hash the pair as a whole
+    if key is not None:
+      text = key(text)
+    elif isinstance(text, tuple):  # a (text, text_pair) example: hash the pair as a whole
       text = tf.strings.join(list(text), separator="\x1f")
     bucket = _bucket(text, seed)
     return tf.logical_and(bucket >= int(low * _HASH_BUCKETS), bucket < int(high * _HASH_BUCKETS))
   return predicate
 
 
-def carve_validation(train: tf.data.Dataset, fraction: float, seed: int):
+def carve_validation(train: tf.data.Dataset, fraction: float, seed: int, key=None):
   """Splits a dataset of (text, target) into (train, validation)."""
-  return train.filter(_in_range(fraction, 1.0, seed)), train.filter(_in_range(0.0, fraction, seed))
+  return (train.filter(_in_range(fraction, 1.0, seed, key)),
+          train.filter(_in_range(0.0, fraction, seed, key)))
 
 
 def carve_validation_and_test(examples: tf.data.Dataset, validation_fraction: float,
-                              test_fraction: float, seed: int):
+                              test_fraction: float, seed: int, key=None):
   """Splits a single-file source into (train, validation, test) by the same seeded hash."""
   held_out = validation_fraction + test_fraction
-  return (examples.filter(_in_range(held_out, 1.0, seed)),
-          examples.filter(_in_range(0.0, validation_fraction, seed)),
-          examples.filter(_in_range(validation_fraction, held_out, seed)))
+  return (examples.filter(_in_range(held_out, 1.0, seed, key)),
+          examples.filter(_in_range(0.0, validation_fraction, seed, key)),
+          examples.filter(_in_range(validation_fraction, held_out, seed, key)))
 
 
 def from_files(config, seed: int, train: tf.data.Dataset, validation, test, label_names,
-               source: str) -> LabeledTextSplits:
+               source: str, split_key=None) -> LabeledTextSplits:
   """Splits from a source's files: validation (and test, when neither exists) carved from train by
-  the seeded hash, then cut to --max_train_examples / --max_eval_examples."""
+  the seeded hash of `split_key(text)` (default: the whole text), then cut to
+  --max_train_examples / --max_eval_examples."""
   if validation is None and test is None:
     train, validation, test = carve_validation_and_test(
-        train, config.validation_fraction, config.test_fraction, seed)
+        train, config.validation_fraction, config.test_fraction, seed, split_key)
   elif validation is None:
-    train, validation = carve_validation(train, config.validation_fraction, seed)
+    train, validation = carve_validation(train, config.validation_fraction, seed, split_key)
   return LabeledTextSplits(
       train=limit(train, config.max_train_examples),
       validation=limit(validation, config.max_eval_examples),

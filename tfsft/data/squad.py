@@ -11,9 +11,22 @@ examples, which hides broken files).
 
 import dataclasses
 import json
-from typing import List, Sequence, Tuple
+import os
+from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tfsft.config import DataConfig
+from tfsft.data import splits
+from tfsft.data.tfds_loading import tfds_failures_as_user_errors
 from tfsft.errors import UserError
+
+# File names per split in a --data_path directory (the SQuAD release names its files like these).
+SPLIT_FILES = {"train": ("train", "train-v1.1", "train-v2.0"),
+               "validation": ("validation", "dev", "dev-v1.1", "dev-v2.0"),
+               "test": ("test",)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,3 +88,80 @@ def _line_of(text: str, question_id) -> int:
   """The line where the question's id appears (json gives no positions for parsed objects)."""
   position = text.find(json.dumps(str(question_id)))
   return text.count("\n", 0, position) + 1 if position >= 0 else 0
+
+
+def load(config: DataConfig, seed: int) -> splits.LabeledTextSplits:
+  """Examples ((question, context), answers) from local SQuAD JSON or TFDS `squad/v1.1|v2.0`.
+
+  `answers` is one string, "start:end ..." with the byte offsets of every reference answer in the
+  context ("" when there is none), so examples batch like text and the evaluation can cut each
+  reference out of the context exactly. A single file is split by a hash of the context: all
+  questions on one paragraph stay on the same side.
+  """
+  if config.data_path:
+    by_split, source = _load_local(config.data_path)
+  else:
+    by_split, source = _load_tfds(config)
+  if not config.version_2_with_negative:
+    for split_name, examples in by_split.items():
+      unanswerable = next((example for example in examples if example.is_impossible), None)
+      if unanswerable:
+        raise UserError(f"{source}: the {split_name} split has unanswerable questions (SQuAD 2.0), "
+                        f"e.g. {unanswerable.id!r}: pass --version_2_with_negative")
+  datasets = {name: _dataset(examples) for name, examples in by_split.items()}
+  return splits.from_files(config, seed, datasets["train"], datasets.get("validation"),
+                           datasets.get("test"), label_names=(), source=source,
+                           split_key=lambda text: text[1])
+
+
+def _load_local(path) -> Tuple[Dict[str, List[SquadExample]], str]:
+  if not os.path.exists(path):
+    raise UserError(f"--data_path={path} does not exist: point it at a SQuAD JSON file or a "
+                    "directory with train.json (or train-v1.1.json)")
+  if os.path.isfile(path):
+    files = {"train": path}
+  else:
+    files = {}
+    for split_name, stems in SPLIT_FILES.items():
+      found = [os.path.join(path, f"{stem}.json") for stem in stems
+               if os.path.isfile(os.path.join(path, f"{stem}.json"))]
+      if found:
+        files[split_name] = found[0]
+    if "train" not in files:
+      raise UserError(f"--data_path={path} has no train.json (or train-v1.1.json): add one or "
+                      "point --data_path at a single SQuAD JSON file")
+  by_split = {}
+  for split_name, file in files.items():
+    by_split[split_name] = read_squad(file)
+    logging.info("Read %d questions from %s.", len(by_split[split_name]), file)
+  return by_split, f"local SQuAD JSON {path} ({', '.join(sorted(files))})"
+
+
+def _load_tfds(config):
+  import tensorflow_datasets as tfds  # only TFDS users pay for the import
+  name = config.tfds_name or ("squad/v2.0" if config.version_2_with_negative else "squad/v1.1")
+  with tfds_failures_as_user_errors(name, "SQuAD JSON file or directory"):
+    loaded = tfds.load(name, split=["train", "validation"], data_dir=config.tfds_data_dir)
+  by_split = {}
+  for split_name, dataset in zip(("train", "validation"), loaded):
+    by_split[split_name] = [
+        SquadExample(row["id"].decode(), row["question"].decode(), row["context"].decode(),
+                     tuple((text.decode(), int(start)) for text, start in
+                           zip(row["answers"]["text"], row["answers"]["answer_start"])),
+                     is_impossible=len(row["answers"]["text"]) == 0)
+        for row in tfds.as_numpy(dataset)]
+  return by_split, f"TFDS {name} (data_dir={config.tfds_data_dir or 'default'})"
+
+
+def _dataset(examples: Sequence[SquadExample]) -> tf.data.Dataset:
+  def byte_spans(example):
+    spans = []
+    for text, start in example.answers:
+      byte_start = len(example.context[:start].encode("utf-8"))
+      spans.append(f"{byte_start}:{byte_start + len(text.encode('utf-8'))}")
+    return " ".join(spans)
+
+  questions = np.array([example.question for example in examples], dtype=object)
+  contexts = np.array([example.context for example in examples], dtype=object)
+  answers = np.array([byte_spans(example) for example in examples], dtype=object)
+  return tf.data.Dataset.from_tensor_slices(((questions, contexts), answers))

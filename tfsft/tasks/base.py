@@ -50,6 +50,9 @@ class Task(abc.ABC):
     each split yields (text, target); two: ((text, text_pair), target)."""
     return ("text",)
 
+  def check_flags(self, config) -> None:
+    """Refuses flag values this task cannot work with (a UserError), before anything is read."""
+
   @abc.abstractmethod
   def load_data(self, config: DataConfig, seed: int) -> LabeledTextSplits:
     """Train / validation / (optional) test splits of raw (text, target) examples."""
