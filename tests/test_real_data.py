@@ -1,4 +1,5 @@
-"""The real MiniLM checkpoint fine-tuned on a slice of the real IMDb train split (CI sets the paths)."""
+"""The real MiniLM checkpoint and real data (IMDb, SST-2, CoNLL-2003, English-French pairs) on
+slices small enough for CI (which sets the paths)."""
 
 import json
 import re
@@ -71,3 +72,25 @@ def test_minilm_on_real_sst2(tmp_path):
   report = check_servable(export_path, {"text": REVIEWS})
   assert report["problems"] == []
   assert report["signatures"]["serving_default"]["label"] == ["positive", "negative"]
+
+
+def test_minilm_on_a_real_conll_2003_slice(tmp_path):
+  conll = shared_path("TFSFT_TEST_DATA", "conll2003")
+  minilm = shared_path("TFSFT_TEST_MODELS", "all-MiniLM-L6-v2")
+  process = assert_ok(run_cli(
+      "tfsft.train", "--task=conll2003", "--model=bert", f"--init_checkpoint={minilm}",
+      f"--data_path={conll}", "--max_train_examples=1500", "--max_eval_examples=500",
+      "--max_seq_length=64", "--batch_size=32", "--num_epochs=2", "--learning_rate=1e-4",
+      f"--model_dir={tmp_path / 'model'}", f"--export_dir={tmp_path / 'export'}"))
+  with open(tmp_path / "model" / "eval_results.json") as handle:
+    results = json.load(handle)
+  assert results["examples"] == {"train": 1500, "validation": 500}  # train.txt and valid.txt
+  assert results["validation"]["entity_f1"] > 0.5, results  # measured 0.748
+  export_path = re.search(r"SavedModel: (\S+)", process.stdout).group(1)
+  sentence = "Angela Merkel met Emmanuel Macron in Paris on Tuesday."  # not in CoNLL-2003
+  report = check_servable(export_path, {"text": [sentence]})
+  assert report["problems"] == []
+  served = report["signatures"]["serving_default"]
+  entities = [(sentence[start:end], kind) for start, end, kind in zip(
+      served["entity_start"][0], served["entity_end"][0], served["entity_type"][0]) if kind]
+  assert entities == [("Angela Merkel", "PER"), ("Emmanuel Macron", "PER"), ("Paris", "LOC")]

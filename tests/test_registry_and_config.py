@@ -8,7 +8,7 @@ from tfsft.tasks import TASKS
 
 
 def test_unknown_names_list_what_exists():
-  with pytest.raises(UserError, match=r"unknown task 'imbd': choose --task from glue/cola, .*, imdb, "):
+  with pytest.raises(UserError, match=r"unknown task 'imbd': choose --task from conll2003, glue/cola, .*, imdb, squad, "):
     TASKS.get("imbd")
   with pytest.raises(UserError, match="bert, lstm"):
     MODELS.get("gpt")

@@ -4,11 +4,14 @@ Keras 3's `model.export()` renames outputs to output_0 and, for keras-hub tasks,
 (keras-hub#784); an ExportArchive keeps our names and lets tokenization run inside the graph, so
 clients send raw strings. Signatures:
 
-  serving_default    text [batch] string (and text_pair for pair tasks) -> the task's outputs
-                     (classification: scores, classes, label; regression: score; translation:
-                     translation)
-  tokenize           the same inputs -> int32 features (token_ids, ...) exactly as training saw them
-  predict_token_ids  features -> the task's outputs, for clients that tokenize themselves
+  serving_default    the task's string [batch] inputs (text; text and text_pair for pair tasks;
+                     question and context for squad) -> the task's outputs (classification:
+                     scores, classes, label; regression: score; translation: translation; NER:
+                     entities and per-word tags; squad: answer, its offsets and score)
+  tokenize           the same inputs -> int32 features (token_ids, ...) exactly as training saw
+                     them (NER adds the words; squad returns one row per context window)
+  predict_token_ids  features -> the task's per-token outputs, for clients that tokenize
+                     themselves (NER: a tag per word-piece; squad: start and end logits)
   + the task's extras (classification: `classify` for TF Serving's Classify API)
 """
 
@@ -29,9 +32,6 @@ def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
   # SavedModel and 2x weight memory in TF Serving).
   archive.track(encoder.preprocessor)
 
-  def predict_features(features):
-    return task.predict(model, encoder, features, label_names)
-
   def tokenize(*texts):
     return task.text_features(encoder, texts)
 
@@ -41,7 +41,7 @@ def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
   feature_specs = [tf.TensorSpec([None, None], tf.int32, name=name) for name in encoder.feature_names]
 
   def predict_token_ids(*features):
-    return predict_features(dict(zip(encoder.feature_names, features)))
+    return task.predict(model, encoder, dict(zip(encoder.feature_names, features)), label_names)
 
   text_specs = [tf.TensorSpec([None], tf.string, name=name) for name in task.input_names]
   archive.add_endpoint("serving_default", predict_text, input_signature=text_specs)
