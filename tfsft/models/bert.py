@@ -29,7 +29,8 @@ def build(config: ModelConfig, train_examples=None) -> TextEncoder:
   logging.info("Initialising BERT from %s.", description)
   try:
     backbone = keras_hub.models.BertBackbone.from_preset(checkpoint)
-    tokenizer = keras_hub.models.BertTokenizer.from_preset(checkpoint)
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(checkpoint,
+                                                           **_hugging_face_accents(checkpoint))
   except (OSError, ValueError, KeyError) as error:
     raise UserError(f"could not load BERT from {description}: {str(error).splitlines()[0]}; "
                     "pass --init_checkpoint=<local keras-hub preset or Hugging Face BERT directory>"
@@ -62,6 +63,22 @@ def _encoder(backbone, tokenizer, sequence_length, description):
   # The preprocessor packs a (text, text_pair) tuple as [CLS] a [SEP] b [SEP] with segment ids.
   return TextEncoder(preprocessor=preprocessor, backbone=backbone, feature_names=FEATURES,
                      description=description, takes_pairs=True)
+
+
+def _hugging_face_accents(checkpoint: str) -> dict:
+  """Accent stripping as the checkpoint was trained with, for local Hugging Face directories.
+
+  Hugging Face's BertTokenizer strips accents whenever it lower-cases unless tokenizer_config.json
+  sets `strip_accents` (null means "follow do_lower_case"); keras-hub reads only do_lower_case
+  and keeps accents, so an uncased vocabulary (which has "jose", not "josé") turns "José",
+  "café" and "naïve" into [UNK]. The option is saved with the tokenizer, so exports keep it.
+  """
+  path = os.path.join(checkpoint, "tokenizer_config.json")
+  if not os.path.isfile(path):  # a keras-hub preset carries its own tokenizer config
+    return {}
+  settings = read_json(path)
+  strip = settings.get("strip_accents")
+  return {"strip_accents": bool(settings.get("do_lower_case", False) if strip is None else strip)}
 
 
 def _describe_checkpoint(checkpoint: str) -> str:

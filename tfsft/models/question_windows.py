@@ -11,11 +11,8 @@ import dataclasses
 from typing import Dict
 
 import tensorflow as tf
-import tensorflow_text as tf_text
 
-# Context words: runs of non-space characters, each punctuation mark or symbol a word of its own.
-SPLIT_AT = r"\s+|[\p{P}\p{S}]"
-KEEP = r"[\p{P}\p{S}]"
+from tfsft.models.word_pieces import split_words
 
 
 @dataclasses.dataclass
@@ -34,7 +31,7 @@ class Windows:
 def encode_windows(tokenizer, question: tf.Tensor, context: tf.Tensor, sequence_length: int,
                    max_query_length: int, doc_stride: int) -> Windows:
   question_pieces = tokenizer(question)[:, :max_query_length]
-  words, word_starts, word_ends = tf_text.regex_split_with_offsets(context, SPLIT_AT, KEEP)
+  words, word_starts, word_ends = split_words(context)
   pieces_per_word = tokenizer(words.flat_values)  # ragged [all words, pieces]
   # Each context's pieces, and the flat index of the word each piece came from.
   context_ids = tf.RaggedTensor.from_row_splits(pieces_per_word, words.row_splits).merge_dims(1, 2)

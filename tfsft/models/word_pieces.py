@@ -10,8 +10,13 @@ import dataclasses
 from typing import Dict
 
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 IGNORED_LABEL = -1  # pieces that carry no label: [CLS], [SEP], padding, non-first pieces
+# Raw text -> words: runs of non-space characters, each punctuation mark or symbol a word of its
+# own ("Paris." -> "Paris", "."), as CoNLL-2003 and SQuAD's tokenizers split text.
+_SPLIT_AT = r"\s+|[\p{P}\p{S}]"
+_KEEP = r"[\p{P}\p{S}]"
 
 
 @dataclasses.dataclass
@@ -20,6 +25,12 @@ class EncodedWords:
   # Position of each word's first piece in `features`, int32 ragged [batch, words]; -1 for words
   # with no piece in the sequence (cut off by the length limit, or nothing the tokenizer keeps).
   first_piece: tf.RaggedTensor
+
+
+def split_words(text: tf.Tensor):
+  """string [batch] -> (words, start, end): ragged [batch, words], with byte offsets into the text
+  (end exclusive)."""
+  return tf_text.regex_split_with_offsets(text, _SPLIT_AT, _KEEP)
 
 
 def encode_words(tokenizer, words: tf.RaggedTensor, sequence_length: int) -> EncodedWords:

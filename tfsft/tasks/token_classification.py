@@ -23,19 +23,15 @@ matches CoNLL's tokenization for most text, and returns padded tensors per sente
 
 import keras
 import tensorflow as tf
-import tensorflow_text as tf_text
 
 from tfsft.data import conll
 from tfsft.data.tag_scheme import OUTSIDE, find_spans, span_mean
 from tfsft.metrics.entities import entity_metrics
 from tfsft.metrics.token_accuracy import MaskedTokenAccuracy
-from tfsft.models.word_pieces import (IGNORED_LABEL, encode_words, piece_labels, word_values)
+from tfsft.models.word_pieces import (IGNORED_LABEL, encode_words, piece_labels, split_words,
+                                      word_values)
 from tfsft.tasks.base import Task
 
-# Words for serving: runs of non-space characters, with each punctuation mark or symbol a word of
-# its own ("Paris." -> "Paris", "."), as CoNLL-2003 tokenizes; both offsets come out in bytes.
-_SPLIT_AT = r"\s+|[\p{P}\p{S}]"
-_KEEP = r"[\p{P}\p{S}]"
 _EVALUATION_BATCH = 64
 
 
@@ -90,7 +86,7 @@ class TokenClassificationTask(Task):
         ["| type | precision | recall | F1 | entities |", "|---|---|---|---|---|"] + rows)}
 
   def text_features(self, encoder, texts):
-    words, _, _ = tf_text.regex_split_with_offsets(texts[0], _SPLIT_AT, _KEEP)
+    words, _, _ = split_words(texts[0])
     encoded = encode_words(encoder.preprocessor.tokenizer, words,
                            encoder.preprocessor.sequence_length)
     return {**encoded.features, "words": words.to_tensor(""),
@@ -98,7 +94,7 @@ class TokenClassificationTask(Task):
 
   def predict_text(self, model, encoder, texts, label_names):
     text = texts[0]
-    words, byte_starts, byte_ends = tf_text.regex_split_with_offsets(text, _SPLIT_AT, _KEEP)
+    words, byte_starts, byte_ends = split_words(text)
     tags, scores = self._word_tags(model, encoder, words, len(label_names))
     tag_names = list(label_names) + [OUTSIDE]
     spans = find_spans(tags, tag_names)
