@@ -16,9 +16,10 @@ from tiny_assets import squad_document
 WINDOWS = ["--max_seq_length=32", "--max_query_length=8", "--doc_stride=8"]
 QUESTIONS = ["Where did Dave go?", "Where did Alice go?", "Where did Bob go?"]
 CONTEXTS = ["Bob met Alice in Rome. Dave visited Berlin today.",
-            # Longer than one window, with a two-byte letter before the answer.
-            "Déjà vu: Carol met Bob today. Bob met Carol in Paris. Alice visited London today. "
-            "Bob met Dave today. Carol met Bob in Rome.",
+            # Longer than one window, with a two-byte letter before the answer. Only words of the
+            # tiny vocabulary: what a tiny model does with [UNK] differs between machines.
+            "Déjà, Carol met Bob today. Bob met Carol today. Alice visited London today. "
+            "Bob met Dave today. Carol met Bob today.",
             ""]
 
 

@@ -14,7 +14,9 @@ from tfsft.model_dir import load_trained_model
 from tfsft.serving.servability import check_servable
 from tiny_assets import tagged_sentences, write_conll
 
-SENTENCES = ["Alice Smith visited Paris today.", "In Rome, Bob said hi", "Déjà, Carol met Berlin.", ""]
+# Unseen sentences made only of the tiny vocabulary's words: what a tiny model does with [UNK] is
+# not stable from one machine to the next.
+SENTENCES = ["Alice Smith visited Paris today.", "In Rome, Bob said.", "Déjà, Carol met Berlin.", ""]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def tagger(tiny_bert, tmp_path_factory):
   write_conll(data / "valid.txt", sentences[160:], columns=4)
   process = assert_ok(run_cli(
       "tfsft.train", "--task=token_classification", "--model=bert", f"--init_checkpoint={tiny_bert}",
-      f"--data_path={data}", "--max_seq_length=16", "--batch_size=16", "--train_steps=60",
+      f"--data_path={data}", "--max_seq_length=16", "--batch_size=16", "--train_steps=80",
       "--learning_rate=5e-3", f"--model_dir={root / 'model'}", f"--export_dir={root / 'export'}"))
   with open(root / "model" / "eval_results.json") as handle:
     results = json.load(handle)
