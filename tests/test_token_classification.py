@@ -60,7 +60,7 @@ def test_export_returns_entities_with_character_offsets(tagger):
   for text, starts, ends, names, count in zip(SENTENCES, served["entity_start"],
                                               served["entity_end"], served["entity_text"],
                                               served["entity_count"]):
-    # Offsets count characters ("Cárol" has a two-byte letter), so Python slicing finds the text.
+    # Offsets count characters ("Déjà" has two-byte letters), so Python slicing finds the text.
     assert [text[s:e] for s, e in zip(starts[:count], ends[:count])] == names[:count]
   assert served["words"][1][:3] == ["In", "Rome", ","]  # punctuation is a word of its own
   assert served["tags"][0][:4] == ["B-PER", "I-PER", "O", "B-LOC"]
