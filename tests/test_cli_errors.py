@@ -3,10 +3,15 @@
 import hashlib
 import json
 import os
+import shutil
 
 import pytest
 
 from conftest import assert_ok, run_cli
+from tfsft import predict
+from tfsft.errors import UserError
+from tfsft.model_dir import load_trained_model
+from tfsft.serving import servability
 
 
 def _snapshot(*roots):
@@ -117,3 +122,107 @@ def test_translation_bad_input_fails_cleanly(tmp_path):
       failures.append(f"{name}: rc={process.returncode} {process.stderr[-600:]}")
   assert not failures, "\n".join(failures)
   assert not (tmp_path / "model").exists()
+
+
+def _truncate(path):
+  path.write_bytes(path.read_bytes()[:100])
+
+
+def _without_label_names(run_file):
+  record = json.loads(run_file.read_text())
+  del record["label_names"]
+  run_file.write_text(json.dumps(record))
+
+
+def _only_error_line(process):
+  errors = [line for line in process.stderr.splitlines() if line.startswith("tfsft: error:")]
+  assert process.returncode == 2 and "Traceback" not in process.stderr and len(errors) == 1, \
+      process.stderr[-2000:]
+  return errors[0]
+
+
+# Damage is done to copies: `finished_run` stays intact for the other tests.
+@pytest.mark.parametrize("damage,message", [
+    (lambda run: _truncate(next(run.glob("checkpoints/ckpt-*.data-*"))),
+     "(its .index and .data-* files) is damaged (Read less bytes than requested): restore"),
+    (lambda run: _truncate(next(run.glob("checkpoints/ckpt-*.index"))),
+     "is damaged (not an sstable (bad magic number)): restore"),
+    (lambda run: _truncate(run / "tfsft_run.json"), "tfsft_run.json is not valid JSON"),
+    (lambda run: (run / "tfsft_run.json").write_text("{oops"), "tfsft_run.json is not valid JSON"),
+    (lambda run: _without_label_names(run / "tfsft_run.json"),
+     "tfsft_run.json has no 'label_names' entry: restore it from a copy"),
+])
+def test_a_damaged_model_dir_names_the_file_and_the_fix(damage, message, finished_run, tmp_path):
+  model_dir = shutil.copytree(finished_run / "model", tmp_path / "model")
+  damage(model_dir)
+  with pytest.raises(UserError) as error:
+    load_trained_model(str(model_dir))
+  assert message in str(error.value)
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda export: _truncate(export / "variables" / "variables.data-00000-of-00001"),
+     "does not load (Read less bytes than requested): it is damaged or incomplete"),
+    (lambda export: _truncate(export / "variables" / "variables.index"),
+     "does not load (not an sstable (bad magic number))"),
+    (lambda export: (export / "saved_model.pb").write_bytes(b"\xff" * 64),
+     "does not load (Cannot parse file"),
+    (lambda export: (export / "saved_model.pb").unlink(), "has no saved_model.pb"),
+])
+def test_a_damaged_saved_model_is_one_line_for_predict_and_servability(damage, message,
+                                                                       finished_run, tmp_path,
+                                                                       capsys):
+  export = shutil.copytree(finished_run / "export" / "1", tmp_path / "1")
+  damage(export)
+  texts = tmp_path / "texts.txt"
+  texts.write_text("A great film.\n")
+  with pytest.raises(UserError) as error:
+    predict.predict(str(export), predict.read_inputs(str(texts)))
+  assert message in str(error.value)
+  with pytest.raises(SystemExit) as exit_:
+    servability.main([f"--saved_model={export}"])
+  assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_predict_refuses_bad_inputs_before_loading_the_model(tmp_path):
+  latin1 = tmp_path / "latin1.txt"
+  latin1.write_bytes("fine\ncaf\u00e9\n".encode("latin-1"))
+  with pytest.raises(UserError, match="latin1.txt:2 is not valid UTF-8"):
+    predict.read_inputs(str(latin1))
+  with pytest.raises(UserError, match="is a folder"):
+    predict.read_inputs(str(tmp_path))
+  texts = tmp_path / "texts.txt"
+  texts.write_text("fine\n")
+  for size in (0, -1):
+    with pytest.raises(UserError, match=f"--batch_size={size} must be at least 1"):
+      predict.predict("/no/such/1", predict.read_inputs(str(texts)), batch_size=size)
+  with pytest.raises(UserError, match="folder .*missing does not exist: create it"):
+    predict.check_output_file(str(tmp_path / "missing" / "out.jsonl"))
+  with pytest.raises(UserError, match="is a folder: pass a file path"):
+    predict.check_output_file(str(tmp_path))
+
+
+def test_predict_answers_every_input_line_blank_ones_with_empty_rows(finished_run, tmp_path):
+  export = str(finished_run / "export" / "1")
+  texts = tmp_path / "texts.txt"
+  texts.write_text("A great film.\n\nawful boring\n  \nfine\nlast\n")
+  rows = list(predict.predict(export, predict.read_inputs(str(texts)), batch_size=2))
+  assert [row["text"] for row in rows] == ["A great film.", "", "awful boring", "", "fine", "last"]
+  assert "label" in rows[0] and rows[1] == {"text": ""}
+  lines = tmp_path / "rows.jsonl"
+  lines.write_text('{"text": "A great film."}\n\n')
+  assert list(predict.predict(export, predict.read_inputs(str(lines))))[1] == {"text": ""}
+
+
+def test_damage_fails_in_one_line_from_the_command_line(finished_run, tmp_path):
+  model_dir = shutil.copytree(finished_run / "model", tmp_path / "model")
+  _truncate(next(model_dir.glob("checkpoints/ckpt-*.data-*")))
+  error = _only_error_line(run_cli("tfsft.export", f"--model_dir={model_dir}",
+                                   f"--export_dir={tmp_path / 'export'}"))
+  assert "is damaged (Read less bytes than requested)" in error
+  assert not (tmp_path / "export").exists()
+  texts = tmp_path / "texts.txt"
+  texts.write_text("A great film.\n")
+  error = _only_error_line(run_cli("tfsft.predict", f"--saved_model={finished_run / 'export' / '1'}",
+                                   f"--input_file={texts}", f"--output_file={tmp_path / 'no' / 'o'}"))
+  assert "does not exist: create it" in error

@@ -94,16 +94,30 @@ def test_warmup_file_holds_real_serving_default_requests(trained):
   assert len(texts) >= 1 and all(len(t) > 10 for t in texts)
 
 
-def test_export_cli_adds_a_version_from_the_model_dir(trained):
+def test_export_cli_adds_a_version_from_the_model_dir(trained, tmp_path):
+  export_root = str(tmp_path / "export")
   process = assert_ok(run_cli("tfsft.export", f"--model_dir={trained['model_dir']}",
-                              f"--export_dir={trained['export_root']}"))
+                              f"--export_dir={export_root}"))
   new_version = process.stdout.strip().splitlines()[-1]
-  assert int(os.path.basename(new_version)) > int(os.path.basename(trained["export_path"]))
+  assert new_version == os.path.join(export_root, "1")
   assert check_servable(new_version, {"text": UNSEEN[:2]})["problems"] == []
   # The re-export replays the same real validation texts as the export made after training.
   texts = lambda path: [tf.make_ndarray(log.predict_log.request.inputs["text"]).tolist()
                         for log in read_warmup_requests(path)]
   assert texts(new_version) == texts(trained["export_path"])
+  # The same checkpoint with the same settings is already the newest version: nothing new.
+  again = assert_ok(run_cli("tfsft.export", f"--model_dir={trained['model_dir']}",
+                            f"--export_dir={export_root}"))
+  assert again.stdout.strip().splitlines()[-1] == new_version
+  assert "Not exported again" in again.stderr and os.listdir(export_root) == ["1"]
+
+
+def test_rerunning_a_finished_run_publishes_no_duplicate_version(trained):
+  versions = sorted(os.listdir(trained["export_root"]))
+  process = assert_ok(run_cli("tfsft.train", *trained["flags"]))
+  assert "already reaches the planned 60 steps" in process.stderr
+  assert re.search(r"SavedModel: (\S+)", process.stdout).group(1) == trained["export_path"]
+  assert sorted(os.listdir(trained["export_root"])) == versions
 
 
 def test_rerun_with_more_steps_resumes(trained):

@@ -1,4 +1,5 @@
-"""A run killed midway and restarted with the same command continues from its last checkpoint."""
+"""A run killed midway and restarted with the same command continues from its last checkpoint;
+while it runs, a second run on its model_dir is refused."""
 
 import json
 import os
@@ -24,8 +25,13 @@ def test_killed_run_resumes_from_its_last_checkpoint(tiny_imdb, tmp_path):
   while not index.exists() and time.time() < deadline and process.poll() is None:
     time.sleep(0.2)
   assert process.poll() is None, "training ended before it could be interrupted"
+  # A second run on the same model_dir is refused while the first one trains ...
+  second = run_cli("tfsft.train", *flags)
+  assert second.returncode == 2 and "Traceback" not in second.stderr
+  assert f"is in use by tfsft.train (pid {process.pid} on" in second.stderr
   process.send_signal(signal.SIGKILL)
   process.wait()
+  # ... and the killed run's lock does not outlive it.
 
   restarted = assert_ok(run_cli("tfsft.train", *flags))
   step = int(re.search(r"Resuming from \S+ at step (\d+)", restarted.stderr).group(1))

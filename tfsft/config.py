@@ -1,8 +1,41 @@
-"""Frozen run configuration: what `tfsft.train` flags become, and what a model_dir remembers of its run."""
+"""Frozen run configuration: what `tfsft.train` flags become, and what a model_dir remembers of its run.
+
+Each setting is declared once, here: its default and, where not every number makes sense, its
+range (`_in`). "Unset" is None, never 0: a task or model family fills in its own default, and a
+value outside the range is refused by `check_ranges` before anything is read or written.
+"""
 
 import dataclasses
 import json
+import math
 from typing import Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+  """The numbers a setting accepts; `what` completes "--flag=value must be ..."."""
+  what: str
+  low: float = -math.inf
+  high: float = math.inf
+  low_open: bool = False  # value > low instead of value >= low
+  high_open: bool = False
+
+  def contains(self, value) -> bool:
+    above = value > self.low if self.low_open else value >= self.low
+    below = value < self.high if self.high_open else value <= self.high
+    return above and below
+
+
+POSITIVE = Range("positive", low=0, low_open=True)
+AT_LEAST_ONE = Range("at least 1", low=1)
+NOT_NEGATIVE = Range("0 or more", low=0)
+OPEN_FRACTION = Range("between 0 and 1", low=0, high=1, low_open=True, high_open=True)
+RATIO = Range("at least 0 and below 1", low=0, high=1, high_open=True)
+
+
+def _in(valid: Range, default=None):
+  """A field whose values must lie in `valid` (None, where allowed, means unset)."""
+  return dataclasses.field(default=default, metadata={"range": valid})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -10,10 +43,11 @@ class DataConfig:
   data_path: Optional[str] = None  # local files; None means the task's TFDS data set
   tfds_data_dir: Optional[str] = None
   tfds_name: Optional[str] = None  # None: the task's default TFDS data set
-  validation_fraction: float = 0.1  # carved from train by a seeded hash of each example's text
-  test_fraction: float = 0.1  # carved the same way, only from sources that have no test split
-  max_train_examples: Optional[int] = None
-  max_eval_examples: Optional[int] = None
+  # Carved from train by a seeded hash of each example's text; test only from sources without one.
+  validation_fraction: float = _in(OPEN_FRACTION, 0.1)
+  test_fraction: float = _in(OPEN_FRACTION, 0.1)
+  max_train_examples: Optional[int] = _in(AT_LEAST_ONE)
+  max_eval_examples: Optional[int] = _in(AT_LEAST_ONE)
   # Users' own files (text_classification): which columns hold what.
   text_column: str = "text"
   text_pair_column: Optional[str] = None
@@ -21,32 +55,33 @@ class DataConfig:
   regression: bool = False  # numeric labels: a regression head instead of classes
   # Extractive question answering (squad).
   version_2_with_negative: bool = False  # SQuAD 2.0: questions may have no answer
-  max_query_length: int = 64  # question word-pieces kept
-  doc_stride: int = 128  # word-pieces between the starts of a long context's windows
+  max_query_length: int = _in(AT_LEAST_ONE, 64)  # question word-pieces kept
+  doc_stride: int = _in(AT_LEAST_ONE, 128)  # word-pieces between a long context's window starts
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-  model: str = "bert"
+  model: Optional[str] = None  # None: the task's default family (Task.default_model)
   init_checkpoint: Optional[str] = None
-  max_seq_length: int = 128
-  dropout: float = 0.1
+  max_seq_length: Optional[int] = _in(AT_LEAST_ONE)  # None: Task.default_max_seq_length
+  dropout: float = _in(RATIO, 0.1)
   # Only the from-scratch LSTM reads these.
-  vocab_size: int = 20000
-  embedding_dim: int = 128
-  lstm_units: int = 128
+  vocab_size: int = _in(AT_LEAST_ONE, 20000)
+  embedding_dim: int = _in(AT_LEAST_ONE, 128)
+  lstm_units: int = _in(AT_LEAST_ONE, 128)
   pretrained_embeddings: Optional[str] = None  # word2vec / GloVe text file for the Embedding layer
   pretrained_target_embeddings: Optional[str] = None  # lstm_seq2seq: the decoder's Embedding layer
   freeze_embeddings: bool = False
   # Only lstm_seq2seq reads these.
   bidirectional: bool = True
   attention: str = "luong"
-  beam_size: int = 4  # 1: greedy decoding
-  max_decode_length: Optional[int] = None  # None: max_seq_length
+  beam_size: int = _in(AT_LEAST_ONE, 4)  # 1: greedy decoding
+  max_decode_length: Optional[int] = _in(AT_LEAST_ONE)  # None: max_seq_length
   # Only squad reads these: how answers are picked from the start/end logits.
-  max_answer_length: int = 30  # word-pieces
-  n_best_size: int = 20
-  null_score_diff_threshold: float = 0.0  # SQuAD 2.0: abstain when null beats the best span by more
+  max_answer_length: int = _in(AT_LEAST_ONE, 30)  # word-pieces
+  n_best_size: int = _in(AT_LEAST_ONE, 20)
+  # SQuAD 2.0: abstain when null beats the best span by more.
+  null_score_diff_threshold: float = 0.0
 
   # Where initial weights come from; a resumed run takes all weights from its checkpoint instead.
   INITIALIZERS = ("init_checkpoint", "pretrained_embeddings", "pretrained_target_embeddings")
@@ -63,31 +98,34 @@ class ModelConfig:
 
   @property
   def decode_length(self) -> int:
-    return self.max_decode_length or self.max_seq_length
+    return self.max_seq_length if self.max_decode_length is None else self.max_decode_length
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
-  learning_rate: Optional[float] = None  # None: the model family's default
-  warmup_ratio: float = 0.1
-  weight_decay: float = 0.01
-  clip_global_norm: float = 1.0
-  adam_epsilon: float = 1e-6
+  learning_rate: Optional[float] = _in(POSITIVE)  # None: the model family's default
+  warmup_ratio: float = _in(RATIO, 0.1)
+  weight_decay: float = _in(NOT_NEGATIVE, 0.01)
+  clip_global_norm: float = _in(NOT_NEGATIVE, 1.0)  # 0: no clipping
+  adam_epsilon: float = _in(POSITIVE, 1e-6)
+
+
+DEFAULT_EPOCHS = 3  # the BERT paper's fine-tuning recipe uses 2-4
 
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeConfig:
   model_dir: str = "model_dir"
   export_dir: Optional[str] = None  # None: saved_models/<task>
-  batch_size: int = 32  # global; each replica gets batch_size / num_replicas
-  num_epochs: Optional[float] = None
-  train_steps: Optional[int] = None
-  eval_every_steps: Optional[int] = None  # None: once per pass over the training data
-  checkpoint_every_steps: int = 100
-  log_every_steps: int = 10
+  batch_size: int = _in(AT_LEAST_ONE, 32)  # global; each replica gets batch_size / num_replicas
+  num_epochs: Optional[float] = _in(POSITIVE)  # None: DEFAULT_EPOCHS, unless train_steps is set
+  train_steps: Optional[int] = _in(AT_LEAST_ONE)
+  eval_every_steps: Optional[int] = _in(AT_LEAST_ONE)  # None: once per pass over the training data
+  checkpoint_every_steps: int = _in(AT_LEAST_ONE, 100)
+  log_every_steps: int = _in(AT_LEAST_ONE, 10)
   strategy: str = "auto"
   tpu: Optional[str] = None
-  cpu_logical_devices: int = 0
+  cpu_logical_devices: int = _in(NOT_NEGATIVE, 0)
   mixed_precision: str = "none"
   seed: int = 42
   export: bool = True
@@ -116,3 +154,20 @@ class TrainConfig:
         optimizer=OptimizerConfig(**values["optimizer"]),
         runtime=RuntimeConfig(**values["runtime"]),
     )
+
+
+def check_ranges(config: TrainConfig) -> Optional[str]:
+  """The first setting outside its declared range (or not a finite number), as an error message
+  naming the flag; None when all are fine. Unset (None) settings are skipped."""
+  for part in (config.data, config.model, config.optimizer, config.runtime):
+    for field in dataclasses.fields(part):
+      value = getattr(part, field.name)
+      if isinstance(value, bool) or not isinstance(value, (int, float)):
+        continue  # unset (None), a name or a switch
+      if not math.isfinite(value):
+        return f"--{field.name}={value} is not a number: pass a finite value"
+      valid = field.metadata.get("range")
+      if valid and not valid.contains(value):
+        unset = ", or leave it out for the default" if field.default is None else ""
+        return f"--{field.name}={value} must be {valid.what}{unset}"
+  return None

@@ -4,7 +4,7 @@
   python -m tfsft.export --model_dir=runs/fra --beam_size=1   # translation, greedy decoding
 """
 
-import os
+import dataclasses
 
 from absl import app, flags, logging
 
@@ -23,15 +23,18 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   from tfsft.model_dir import load_trained_model
-  from tfsft.serving.export import export_for_serving
+  from tfsft.serving.export import export_for_serving, export_record, export_root
   decoding = {name: value for name, value in (("beam_size", FLAGS.beam_size),
                                               ("max_decode_length", FLAGS.max_decode_length))
               if value is not None}
   trained = load_trained_model(FLAGS.model_dir, decoding)
   logging.info("Exporting %s.", trained.checkpoint)
-  export_root = FLAGS.export_dir or os.path.join("saved_models", trained.config.task)
+  # The base path is this command's --export_dir (default saved_models/<task>), not the run's.
+  config = dataclasses.replace(trained.config, runtime=dataclasses.replace(
+      trained.config.runtime, export_dir=FLAGS.export_dir))
   print(export_for_serving(trained.model, trained.encoder, trained.task, trained.label_names,
-                           export_root, trained.warmup_inputs))
+                           export_root(config), trained.warmup_inputs,
+                           export_record(FLAGS.model_dir, trained.checkpoint, config.model)))
 
 
 if __name__ == "__main__":

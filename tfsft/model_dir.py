@@ -40,11 +40,20 @@ class ModelDir:
     if not os.path.isfile(self.run_file):
       raise UserError(f"{self.path} holds no tfsft run ({RUN_FILE} is missing): pass the --model_dir "
                       "of a tfsft.train run")
-    with open(self.run_file) as handle:
-      record = json.load(handle)
-    # Runs made before pair inputs kept a plain list of texts.
-    warmup_inputs = record.get("warmup_inputs") or {"text": record["warmup_texts"]}
-    return TrainConfig.from_dict(record["config"]), record["label_names"], warmup_inputs
+    fix = "restore it from a copy, or train again in a new --model_dir"
+    try:
+      with open(self.run_file, encoding="utf-8") as handle:
+        record = json.load(handle)
+    except ValueError as error:  # truncated, not JSON, or not UTF-8
+      raise UserError(f"{self.run_file} is not valid JSON ({error}): {fix}") from None
+    try:
+      # Runs made before pair inputs kept a plain list of texts.
+      warmup_inputs = record.get("warmup_inputs") or {"text": record["warmup_texts"]}
+      return TrainConfig.from_dict(record["config"]), record["label_names"], warmup_inputs
+    except KeyError as error:
+      raise UserError(f"{self.run_file} has no {error} entry: {fix}") from None
+    except (TypeError, AttributeError) as error:  # not an object, or fields this tfsft does not know
+      raise UserError(f"{self.run_file} is not a tfsft run record ({error}): {fix}") from None
 
   def write_run(self, config: TrainConfig, label_names, warmup_inputs):
     os.makedirs(self.encoder_dir, exist_ok=True)
@@ -89,5 +98,18 @@ def load_trained_model(path: str, decoding=None) -> TrainedModel:
   encoder = MODELS.get(config.model.model).restore(config.model, model_dir.encoder_dir)
   model = task.build_model(encoder, config.model, label_names)
   # The optimizer's slots are in the checkpoint too; inference does not need them.
-  tf.train.Checkpoint(model=model).restore(checkpoint_path).expect_partial().assert_existing_objects_matched()
+  restore_checkpoint(tf.train.Checkpoint(model=model), checkpoint_path, partial=True)
   return TrainedModel(config, task, encoder, model, label_names, warmup_inputs, checkpoint_path)
+
+
+def restore_checkpoint(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False):
+  """Restores the checkpoint at `path` (a prefix such as .../ckpt-4) into `checkpoint`; a damaged
+  one is a UserError. `partial`: the file may hold more objects than `checkpoint` tracks."""
+  try:
+    status = checkpoint.restore(path)
+    (status.expect_partial() if partial else status).assert_existing_objects_matched()
+  except (tf.errors.OpError, IndexError) as error:  # IndexError: a truncated .data-* file
+    reason = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
+    raise UserError(f"checkpoint {path} (its .index and .data-* files) is damaged ({reason}): "
+                    "restore those files from a copy, or delete them and name an earlier ckpt-N in "
+                    f"{os.path.join(os.path.dirname(path), 'checkpoint')}") from None

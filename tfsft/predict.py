@@ -6,7 +6,8 @@
 
 Input: one text per line, or JSON Lines (*.jsonl) with one field per signature input (`text`, or
 the field named by --text_key; pair models also need `text_pair`; squad takes `question` and
-`context`).
+`context`). Output line N answers input line N: a blank line gets a row with empty inputs and no
+predictions (the model is not run on it), so outputs stay aligned with inputs.
 """
 
 import json
@@ -18,24 +19,33 @@ from tfsft.errors import UserError, exit_on_user_error
 from tfsft.serving.servability import to_jsonable
 
 flags.DEFINE_string("saved_model", None, "A SavedModel version directory, e.g. saved_models/imdb/1.")
-flags.DEFINE_string("input_file", None, "Texts: one per line, or JSON Lines (*.jsonl).")
+flags.DEFINE_string("input_file", None, "Texts: one per line, or JSON Lines (*.jsonl). One output "
+                    "row per line; a blank line gets its empty inputs and no predictions.")
 flags.DEFINE_string("text_key", "text", "The text field of JSON Lines input.")
-flags.DEFINE_string("output_file", None, "Write JSON Lines here instead of stdout.")
-flags.DEFINE_integer("batch_size", 64, "Texts per call.")
+flags.DEFINE_string("output_file", None, "Write JSON Lines here instead of stdout. Its folder must "
+                    "exist (it is not created, so a mistyped path fails instead of making folders).")
+flags.DEFINE_integer("batch_size", 64, "Texts per call (at least 1).")
 FLAGS = flags.FLAGS
 
 
 def read_inputs(path: str, text_key: str = "text"):
   """Rows of named inputs: {"text": line} per line of a text file, or the JSON Lines objects
-  (with --text_key renamed to `text`). Each row keeps its line number for error messages."""
+  (with --text_key renamed to `text`); None for a blank line. Each row keeps its line number for
+  error messages."""
   if not os.path.isfile(path):
-    raise UserError(f"--input_file={path} does not exist")
+    problem = "is a folder" if os.path.isdir(path) else "does not exist"
+    raise UserError(f"--input_file={path} {problem}: pass a text or JSON Lines file")
   rows = []
-  with open(path, encoding="utf-8") as handle:
-    for number, line in enumerate(handle, 1):
+  with open(path, "rb") as handle:  # decoded per line, so an error can name the line
+    for number, raw in enumerate(handle, 1):
+      try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+      except UnicodeDecodeError as error:
+        raise UserError(f"{path}:{number} is not valid UTF-8 ({error.reason}): re-encode the file "
+                        "as UTF-8") from None
       if not line.strip():
-        continue
-      if path.endswith(".jsonl"):
+        row = None
+      elif path.endswith(".jsonl"):
         try:
           row = json.loads(line)
           if text_key in row:  # other inputs (text_pair, question, context) keep their names
@@ -45,38 +55,72 @@ def read_inputs(path: str, text_key: str = "text"):
         if not isinstance(row, dict):
           raise UserError(f"{path}:{number} is not a JSON object")
       else:
-        row = {"text": line.rstrip("\n")}
+        row = {"text": line}
       rows.append((number, row))
-  if not rows:
+  if all(row is None for _, row in rows):
     raise UserError(f"--input_file={path} has no texts")
   return path, rows
 
 
 def predict(saved_model_dir: str, inputs, batch_size: int = 64):
-  """Yields one dict per input row: its inputs and the serving_default outputs, with `scores`
-  keyed by class name."""
+  """Checks the inputs against the SavedModel's serving_default, then returns an iterator of one
+  dict per input row: its inputs and the outputs, with `scores` keyed by class name. A blank row
+  gets empty inputs and no outputs."""
+  if batch_size < 1:
+    raise UserError(f"--batch_size={batch_size} must be at least 1")
+  serve = _serving_default(saved_model_dir)
+  names = sorted(serve.structured_input_signature[1])
+  path, rows = inputs
+  for number, row in rows:
+    missing = [name for name in names if row is not None and not isinstance(row.get(name), str)]
+    if missing:
+      raise UserError(f"{path}:{number} has no '{missing[0]}' text; this model takes "
+                      f"{', '.join(names)}: use JSON Lines with those fields")
+  return _predictions(serve, names, [row for _, row in rows], batch_size)
+
+
+def _serving_default(saved_model_dir: str):
   import tensorflow as tf
   import tensorflow_text  # noqa: F401  registers the tokenizer ops the graph uses
   if not os.path.isfile(os.path.join(saved_model_dir, "saved_model.pb")):
     raise UserError(f"--saved_model={saved_model_dir} has no saved_model.pb: pass a version "
                     "directory such as saved_models/imdb/1")
-  serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
-  names = sorted(serve.structured_input_signature[1])
-  path, rows = inputs
-  for number, row in rows:
-    missing = [name for name in names if not isinstance(row.get(name), str)]
-    if missing:
-      raise UserError(f"{path}:{number} has no '{missing[0]}' text; this model takes "
-                      f"{', '.join(names)}: use JSON Lines with those fields")
+  try:
+    signatures = tf.saved_model.load(saved_model_dir).signatures
+  except (OSError, IndexError, tf.errors.OpError) as error:
+    # saved_model.pb does not parse (OSError), or variables/ is truncated or missing.
+    raise UserError(f"--saved_model={saved_model_dir} does not load "
+                    f"({str(error).strip().splitlines()[0]}): it is damaged or incomplete; export "
+                    "it again with tfsft.export") from None
+  if "serving_default" not in signatures:
+    raise UserError(f"--saved_model={saved_model_dir} has no serving_default signature: pass a "
+                    "SavedModel exported by tfsft.export")
+  return signatures["serving_default"]
+
+
+def _predictions(serve, names, rows, batch_size):
+  # A blank row is not sent to the model: a score for no text would read like a real prediction,
+  # and some signatures (question answering) need text to work on.
   for start in range(0, len(rows), batch_size):
-    batch = [row for _, row in rows[start:start + batch_size]]
-    outputs = serve(**{name: tf.constant([row[name] for row in batch]) for name in names})
-    outputs = {key: value.numpy() for key, value in outputs.items()}
-    for i, row in enumerate(batch):
-      result = {name: row[name] for name in names}
-      for key, value in outputs.items():
-        result[key] = to_jsonable(value[i])
-      yield _readable(result)
+    batch = rows[start:start + batch_size]
+    predicted = iter(_predict_batch(serve, names, [row for row in batch if row is not None]))
+    for row in batch:
+      yield dict.fromkeys(names, "") if row is None else next(predicted)
+
+
+def _predict_batch(serve, names, batch):
+  import tensorflow as tf
+  if not batch:
+    return []
+  outputs = serve(**{name: tf.constant([row[name] for row in batch]) for name in names})
+  outputs = {key: value.numpy() for key, value in outputs.items()}
+  results = []
+  for i, row in enumerate(batch):
+    result = {name: row[name] for name in names}
+    for key, value in outputs.items():
+      result[key] = to_jsonable(value[i])
+    results.append(_readable(result))
+  return results
 
 
 def _readable(result: dict) -> dict:
@@ -95,9 +139,22 @@ def _readable(result: dict) -> dict:
   return result
 
 
+def check_output_file(path: str):
+  """A missing folder is refused rather than created: a mistyped path should fail, not leave new
+  folders behind."""
+  folder = os.path.dirname(os.path.abspath(path))
+  if os.path.isdir(path):
+    raise UserError(f"--output_file={path} is a folder: pass a file path")
+  if not os.path.isdir(folder):
+    raise UserError(f"--output_file={path}: folder {folder} does not exist: create it, or pass a "
+                    "path in an existing folder")
+
+
 @exit_on_user_error
 def main(argv):
   del argv
+  if FLAGS.output_file:
+    check_output_file(FLAGS.output_file)  # before loading the model, which can take minutes
   rows = predict(FLAGS.saved_model, read_inputs(FLAGS.input_file, FLAGS.text_key), FLAGS.batch_size)
   if FLAGS.output_file:
     with open(FLAGS.output_file, "w", encoding="utf-8") as output:

@@ -12,14 +12,25 @@ from absl import app, flags
 from tfsft import config as cfg
 from tfsft import distribute, trainer
 from tfsft.errors import exit_on_user_error
+from tfsft.tasks import TASKS
 
-_D = cfg.TrainConfig(task="")  # defaults live in one place: the config dataclasses
+_D = cfg.TrainConfig(task="")  # defaults live in one place: the config dataclasses and the tasks
+
+
+def _task_defaults(attribute: str) -> str:
+  """'squad 384, translation 64, others 128': flag help read off the tasks' own defaults."""
+  values = {name: getattr(TASKS.get(name)(), attribute) for name in TASKS.names()}
+  most_common = max(set(values.values()), key=list(values.values()).count)
+  special = [f"{name} {value}" for name, value in values.items() if value != most_common]
+  return ", ".join([*special, f"others {most_common}"])
+
 
 flags.DEFINE_string("task", None, "Task name: imdb, translation, text_classification, "
                     "glue/<cola|sst2|mrpc|qqp|mnli|qnli|rte|wnli|stsb>, conll2003, "
                     "token_classification or squad.")
-flags.DEFINE_string("model", _D.model.model,
-                    "Model family: bert or lstm (classification), lstm_seq2seq (translation).")
+flags.DEFINE_string("model", None,
+                    "Model family: bert or lstm (classification), lstm_seq2seq (translation). "
+                    f"Default: the task's ({_task_defaults('default_model')}).")
 flags.DEFINE_string("init_checkpoint", None,
                     "BERT weights: keras-hub preset name, local keras-hub preset directory or local "
                     "Hugging Face BERT directory. Default: bert_base_en_uncased (downloaded).")
@@ -60,7 +71,8 @@ flags.DEFINE_string("model_dir", _D.runtime.model_dir,
                     "Checkpoints, TensorBoard logs and eval_results.json; rerun to resume.")
 flags.DEFINE_string("export_dir", None, "TF Serving model base path. Default: saved_models/<task>.")
 flags.DEFINE_boolean("export", True, "Export a SavedModel after training.")
-flags.DEFINE_integer("max_seq_length", _D.model.max_seq_length, "Tokens per example.")
+flags.DEFINE_integer("max_seq_length", None, "Tokens per example. Default: the task's "
+                     f"({_task_defaults('default_max_seq_length')}).")
 flags.DEFINE_float("dropout", _D.model.dropout, "Dropout before the task head / output layer.")
 flags.DEFINE_integer("vocab_size", _D.model.vocab_size, "LSTM models: vocabulary size (per side).")
 flags.DEFINE_integer("embedding_dim", _D.model.embedding_dim, "LSTM models: embedding size.")

@@ -6,6 +6,7 @@ way the log says which. Keras "epochs" here are loops of `steps_per_loop` steps,
 checkpoint, so a resumed run restarts exactly where its last checkpoint left off.
 """
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -14,20 +15,20 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from tfsft import distribute, evaluation
-from tfsft.config import TrainConfig
+from tfsft import distribute, evaluation, run_lock
+from tfsft.config import DEFAULT_EPOCHS, TrainConfig, check_ranges
 from tfsft.data import pipeline, splits
 from tfsft.data.text_checks import user_errors_from_data
 from tfsft.errors import UserError
-from tfsft.model_dir import ModelDir, write_json_atomically
+from tfsft.model_dir import ModelDir, restore_checkpoint, write_json_atomically
 from tfsft.models import MODELS
 from tfsft.models.seq2seq_network import ATTENTION
 from tfsft.optimization import make_optimizer
-from tfsft.serving.export import export_for_serving
+from tfsft.output_locations import check_writable_directory
+from tfsft.serving.export import export_for_serving, export_record, export_root
 from tfsft.tasks import TASKS
 
 MIXED_PRECISION = ("none", "mixed_bfloat16", "mixed_float16")
-DEFAULT_EPOCHS = 3  # the BERT paper's fine-tuning recipe uses 2-4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,13 +44,34 @@ def plan_steps(config: TrainConfig, train_examples: int) -> StepPlan:
   if steps_per_pass == 0:
     raise UserError(f"only {train_examples} training examples for --batch_size="
                     f"{runtime.batch_size}: lower --batch_size or add data")
-  total = runtime.train_steps or math.ceil((runtime.num_epochs or DEFAULT_EPOCHS) * steps_per_pass)
-  eval_every = min(runtime.eval_every_steps or steps_per_pass, total)
+  if runtime.train_steps is not None:
+    total = runtime.train_steps
+  else:
+    epochs = DEFAULT_EPOCHS if runtime.num_epochs is None else runtime.num_epochs
+    total = math.ceil(epochs * steps_per_pass)
+  eval_every = min(steps_per_pass if runtime.eval_every_steps is None else runtime.eval_every_steps,
+                   total)
   return StepPlan(total, min(runtime.checkpoint_every_steps, eval_every), eval_every)
 
 
+def with_task_defaults(config: TrainConfig) -> TrainConfig:
+  """Fills the settings left unset that the task decides (--model, --max_seq_length), so the run
+  records, compares on resume, and exports concrete values."""
+  task = TASKS.get(config.task)(config.data)
+  model = config.model
+  return dataclasses.replace(config, model=dataclasses.replace(
+      model,
+      model=task.default_model if model.model is None else model.model,
+      max_seq_length=(task.default_max_seq_length if model.max_seq_length is None
+                      else model.max_seq_length)))
+
+
 def check_flags(config: TrainConfig):
-  """Flag combinations that cannot work, refused before anything is read or written."""
+  """Flag values and combinations that cannot work, refused before anything is read or written.
+  `config` has its task defaults filled in (`with_task_defaults`)."""
+  out_of_range = check_ranges(config)
+  if out_of_range:
+    raise UserError(out_of_range)
   runtime, model = config.runtime, config.model
   task, family = TASKS.get(config.task)(config.data), MODELS.get(model.model)
   if family.kind != task.model_kind:
@@ -61,7 +83,7 @@ def check_flags(config: TrainConfig):
     raise UserError(f"--task={config.task} labels words and needs a WordPiece model: choose "
                     f"--model={' or --model='.join(fitting)}")
   task.check_flags(config)
-  if runtime.train_steps and runtime.num_epochs:
+  if runtime.train_steps is not None and runtime.num_epochs is not None:
     raise UserError("--train_steps and --num_epochs both set: keep one")
   if model.model != "bert" and model.init_checkpoint:
     raise UserError(f"--init_checkpoint is for --model=bert; --model={model.model} trains from "
@@ -76,20 +98,8 @@ def check_flags(config: TrainConfig):
   if runtime.mixed_precision not in MIXED_PRECISION:
     raise UserError(f"unknown --mixed_precision={runtime.mixed_precision}: choose from "
                     f"{', '.join(MIXED_PRECISION)}")
-  for name in ("validation_fraction", "test_fraction"):
-    if not 0 < getattr(config.data, name) < 1:
-      raise UserError(f"--{name} must be between 0 and 1")
   if config.data.validation_fraction + config.data.test_fraction >= 1:
     raise UserError("--validation_fraction + --test_fraction must leave data for training")
-  if model.beam_size < 1:
-    raise UserError(f"--beam_size={model.beam_size} must be at least 1 (1 is greedy decoding)")
-  positive = {"batch_size": runtime.batch_size, "max_seq_length": model.max_seq_length,
-              "max_decode_length": model.decode_length,
-              "checkpoint_every_steps": runtime.checkpoint_every_steps,
-              "log_every_steps": runtime.log_every_steps}
-  for name, value in positive.items():
-    if value <= 0:
-      raise UserError(f"--{name}={value} must be positive")
 
 
 def run(config: TrainConfig, extra_callbacks=()) -> dict:
@@ -98,11 +108,29 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   `extra_callbacks` are added to `fit` (benchmarks time steps with one). Every check that can fail
   on user input runs before the first write to --model_dir.
   """
+  config = with_task_defaults(config)
   check_flags(config)
-  task = TASKS.get(config.task)(config.data)
-  family = MODELS.get(config.model.model)
+  check_output_locations(config)
   strategy = _configure_runtime(config.runtime)
   model_dir = ModelDir(config.runtime.model_dir)
+  # The chief alone writes into model_dir (other workers keep temporary files), so it alone
+  # holds the run lock.
+  with (run_lock.exclusive_run(model_dir.path) if distribute.is_chief(strategy)
+        else contextlib.nullcontext()):
+    return _train_evaluate_export(config, strategy, model_dir, extra_callbacks)
+
+
+def check_output_locations(config: TrainConfig):
+  """Every folder the run will write must be writable before the first training step."""
+  check_writable_directory(config.runtime.model_dir, "--model_dir")
+  if config.runtime.export:
+    check_writable_directory(export_root(config), "--export_dir")
+
+
+def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
+                           extra_callbacks) -> dict:
+  task = TASKS.get(config.task)(config.data)
+  family = MODELS.get(config.model.model)
   resume_from = model_dir.latest_checkpoint()
   if resume_from:
     _check_same_model(model_dir, config)
@@ -119,21 +147,22 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
       encoder = family.build(config.model, data.train)
     model = task.build_model(encoder, config.model, data.label_names)
     model.compile(
-        optimizer=make_optimizer(config.optimizer,
-                                 config.optimizer.learning_rate or family.default_learning_rate,
-                                 plan.total_steps),
+        optimizer=make_optimizer(config.optimizer, _learning_rate(config, family), plan.total_steps),
         loss=task.loss(), metrics=task.training_metrics())
     optimizer = model.optimizer  # under mixed_float16, the loss-scaling wrapper
     optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
 
   chief = distribute.is_chief(strategy)
-  # Every worker must write its checkpoint; only the chief's lands in model_dir.
-  checkpoint_dir = model_dir.checkpoint_dir if chief else os.path.join(
-      model_dir.path, f"worker_tmp_{strategy.cluster_resolver.task_id}")
-  manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)
+  # Every worker takes part in each save; only the chief's checkpoints are kept, in model_dir, and
+  # every worker resumes from them.
+  if chief:
+    manager = tf.train.CheckpointManager(checkpoint, model_dir.checkpoint_dir, max_to_keep=3)
+  else:
+    manager = distribute.ScratchCheckpointManager(checkpoint, os.path.join(
+        model_dir.path, f"worker_tmp_{strategy.cluster_resolver.task_id}"))
   if resume_from:
-    checkpoint.restore(resume_from).assert_existing_objects_matched()
+    restore_checkpoint(checkpoint, resume_from)
     logging.info("Resuming from %s at step %d (--init_checkpoint is not used).", resume_from,
                  int(optimizer.iterations.numpy()))
   else:
@@ -146,23 +175,28 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   evaluator = evaluation.Evaluator(
       task, encoder, data.label_names, data.evaluation_splits(), counts,
       config.runtime.batch_size, writers)
-  _fit(model, data.train, lambda text, target: task.model_inputs(encoder, text, target), plan,
-       config.runtime, manager, evaluator,
-       [evaluation.TrainingSummaries(writers["train"], config.runtime.log_every_steps, optimizer),
-        *extra_callbacks])
-
-  step = int(optimizer.iterations.numpy())
-  if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
-    manager.save(checkpoint_number=step)
-  results = evaluator.evaluate(model, step)
+  with distribute.lost_worker_as_user_error(strategy, model_dir.checkpoint_dir):
+    _fit(model, data.train, lambda text, target: task.model_inputs(encoder, text, target), plan,
+         config.runtime, manager, evaluator,
+         [evaluation.TrainingSummaries(writers["train"], config.runtime.log_every_steps, optimizer),
+          *extra_callbacks])
+    step = int(optimizer.iterations.numpy())
+    if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
+      manager.save(checkpoint_number=step)
+    results = evaluator.evaluate(model, step)
   results.update(step=step, data_source=data.source, examples=counts)
   if chief:
     write_json_atomically(model_dir.eval_results_file, results)
     if config.runtime.export:
       results["export_path"] = export_for_serving(
-          model, encoder, task, data.label_names,
-          config.runtime.export_dir or os.path.join("saved_models", config.task), warmup_inputs)
+          model, encoder, task, data.label_names, export_root(config), warmup_inputs,
+          export_record(model_dir.path, manager.latest_checkpoint, config.model))
   return results
+
+
+def _learning_rate(config: TrainConfig, family) -> float:
+  learning_rate = config.optimizer.learning_rate
+  return family.default_learning_rate if learning_rate is None else learning_rate
 
 
 def _configure_runtime(runtime) -> tf.distribute.Strategy:
@@ -186,6 +220,14 @@ def _read_data(task, config: TrainConfig):
   with user_errors_from_data():
     counts = {name: splits.count(dataset) for name, dataset in named if dataset is not None}
   logging.info("Examples: %s.", counts)
+  for name, count in counts.items():
+    if count == 0 and name != "train":  # too few training examples: plan_steps says so
+      # Evaluating nothing would fail only after training, inside Keras.
+      carved = (f"raise --{name}_fraction (splits are carved by a hash of the text, so small or "
+                f"repetitive data can leave one empty), add distinct examples, or "
+                if name in ("validation", "test") else "")
+      raise UserError(f"the {name} split of {data.source} has no examples: {carved}"
+                      f"give it a {name} file")
   return data, counts
 
 

@@ -41,12 +41,18 @@ FLAGS = flags.FLAGS
 def read_texts():
   """The training texts of --task, or the lines of --text_file, as a tf.data dataset."""
   import tensorflow as tf
+  from tfsft.data.text_checks import checked_utf8
   if bool(FLAGS.task) == bool(FLAGS.text_file):
     raise UserError("pass exactly one of --task (with its data flags) or --text_file")
   if FLAGS.text_file:
-    if not tf.io.gfile.exists(FLAGS.text_file):
-      raise UserError(f"--text_file={FLAGS.text_file} does not exist")
-    return tf.data.TextLineDataset(FLAGS.text_file)
+    path = FLAGS.text_file
+    if not tf.io.gfile.exists(path) or tf.io.gfile.isdir(path):
+      problem = "is a folder" if tf.io.gfile.exists(path) else "does not exist"
+      raise UserError(f"--text_file={path} {problem}: pass a text file, one document per line")
+    # Checked in the pipeline (a corpus can be large); main turns the failure into one line.
+    return tf.data.TextLineDataset(path).enumerate(start=1).map(
+        lambda number, line: checked_utf8(line, tf.strings.join(
+            [path, " line ", tf.strings.as_string(number)])))
   from tfsft.config import DataConfig
   from tfsft.tasks import TASKS
   data = TASKS.get(FLAGS.task)().load_data(

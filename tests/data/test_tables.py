@@ -32,12 +32,22 @@ def test_csv_quotes_tsv_without_quoting_jsonl_and_tfrecord(tmp_path):
     ("d.jsonl", '{"text": "ok", "label": "a"}\nnot json\n', "d.jsonl line 2 is not JSON"),
     ("e.tsv", "text\tlabel\n \tpos\n", "e.tsv line 2: column 'text' is empty"),
     ("f.xlsx", "", "unknown file type '.xlsx'"),
+    # Where the quote opens, not the end of the file it swallowed.
+    ("g.csv", 'text,label\nok,1\n"never closed,1\nmore,1\n',
+     "g.csv line 3: a quoted field that starts in this row is never closed: add the closing quote"),
+    ("h.csv", 'text,label\n"closed"junk,1\n', "h.csv line 2: ',' expected after '\"': fix the quoting"),
 ])
 def test_errors_name_the_file_and_line(tmp_path, name, content, message):
   (tmp_path / name).write_text(content)
   with pytest.raises(UserError) as error:
     tables.read_columns(str(tmp_path / name), ["text", "label"])
   assert message in str(error.value)
+
+
+def test_csv_fields_over_the_csv_modules_default_128_kb_are_read(tmp_path):
+  document = "a long document " * 20_000  # 320 KB
+  (tmp_path / "long.csv").write_text(f'text,label\n"{document}",pos\n')
+  assert tables.read_columns(str(tmp_path / "long.csv"), ["text", "label"])[0]["text"] == [document]
 
 
 def _labels(dataset):

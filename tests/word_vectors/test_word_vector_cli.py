@@ -53,6 +53,8 @@ def test_pretrained_embeddings_reach_the_lstm(imdb_vectors, tiny_imdb, tmp_path)
     ("tfsft.word2vec", ["--output=/tmp/x.txt"], "exactly one of --task"),
     ("tfsft.word2vec", ["--text_file=VECTORS", "--output=/proc/x/vectors.txt"],
      "cannot create the folder"),
+    ("tfsft.word2vec", ["--text_file=LATIN1", "--output=/tmp/x.txt"],
+     "latin1.txt line 2 is not valid UTF-8"),
     ("tfsft.neighbors", ["--vectors=EMPTY", "--word=great"], "holds no vectors"),
     ("tfsft.train", ["--task=imdb", "--model=lstm", "--pretrained_embeddings=EMPTY"],
      "holds no vectors"),
@@ -62,7 +64,10 @@ def test_pretrained_embeddings_reach_the_lstm(imdb_vectors, tiny_imdb, tmp_path)
 def test_word_vector_errors(module, flags, message, imdb_vectors, tiny_imdb, tmp_path):
   empty = tmp_path / "empty.txt"
   empty.write_text("")
-  flags = [f.replace("EMPTY", str(empty)).replace("VECTORS", imdb_vectors) for f in flags]
+  latin1 = tmp_path / "latin1.txt"
+  latin1.write_bytes("a fine film\ncaf\u00e9 cr\u00e8me\n".encode("latin-1"))
+  flags = [f.replace("EMPTY", str(empty)).replace("VECTORS", imdb_vectors)
+           .replace("LATIN1", str(latin1)) for f in flags]
   if module == "tfsft.train":
     flags += [f"--data_path={tiny_imdb}", f"--model_dir={tmp_path / 'model'}"]
   process = run_cli(module, *flags)

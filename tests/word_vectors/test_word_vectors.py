@@ -1,3 +1,5 @@
+import gzip
+
 import keras
 import numpy as np
 import pytest
@@ -86,6 +88,15 @@ def test_bad_vectors_files(tmp_path, content, message):
   path.write_text(content)
   with pytest.raises(UserError, match=message):
     text_format.load_text(str(path))
+
+
+def test_binary_vectors_files_are_named_with_their_line(tmp_path):
+  path = tmp_path / "vectors.txt.gz"
+  path.write_bytes(gzip.compress(b"2 2\na 1 2\nb 3 4\n"))
+  with pytest.raises(UserError, match=r"vectors.txt.gz:1 is not UTF-8 text: .*decompress a .gz"):
+    text_format.load_text(str(path))
+  with pytest.raises(UserError, match="is a folder"):
+    text_format.load_text(str(tmp_path))
 
 
 def test_unknown_word_and_bad_k(tmp_path):

@@ -111,7 +111,34 @@ def _discover_labels(labels):
   if len(ordered) < 2:
     raise UserError(f"the training split has a single label ({ordered[0]!r}): classification "
                     "needs at least two (numeric targets: --regression)")
+  _warn_if_two_vocabularies(ordered)
   return ordered
+
+
+def _warn_if_two_vocabularies(labels):
+  """Labels such as pos/neg/0/1 or pos/POS are most likely one class set written two ways, which
+  would silently train twice as many classes; the user decides, so this warns."""
+  numeric = [label for label in labels if _is_number(label)]
+  words = [label for label in labels if not _is_number(label)]
+  by_spelling = {}
+  for label in labels:
+    by_spelling.setdefault(label.strip().lower(), []).append(label)
+  variants = [group for group in by_spelling.values() if len(group) > 1]
+  if numeric and words:
+    logging.warning("The training labels mix numbers (%s) and words (%s): if they name the same "
+                    "classes, write them one way; each distinct label is its own class.",
+                    ", ".join(numeric), ", ".join(words))
+  for group in variants:
+    logging.warning("The training labels %s differ only in case or spaces and are separate "
+                    "classes: write them one way if they mean the same.", " / ".join(map(repr, group)))
+
+
+def _is_number(label: str) -> bool:
+  try:
+    float(label)
+  except ValueError:
+    return False
+  return True
 
 
 def _to_dataset(texts, labels, locations, regression, values):

@@ -9,9 +9,17 @@ the line (or record) and says what to fix.
 import csv
 import json
 import os
+import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from tfsft.errors import UserError
+
+# Long documents are normal training text, and the csv module refuses fields over 128 KB by
+# default. The limit is a C long: sys.maxsize overflows it where long is 32 bits (Windows).
+try:
+  csv.field_size_limit(sys.maxsize)
+except OverflowError:
+  csv.field_size_limit(2**31 - 1)
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl",
            ".tfrecord": "tfrecord", ".tfrec": "tfrecord"}
@@ -73,9 +81,11 @@ def _delimited_rows(path, header_only=False, names=None):
   """(where, {column: value}) per row; `names` stands in for a missing header row."""
   delimiter = "," if file_format(path) == "csv" else "\t"
   quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
+  row_start = 1  # where the row being read begins: an unclosed quote is only noticed at the end
   try:
     with open(path, encoding="utf-8", newline="") as handle:
-      reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
+      # strict: without it a quote that is never closed swallows the rest of the file into one field.
+      reader = csv.reader(handle, delimiter=delimiter, quoting=quoting, strict=True)
       header = list(names) if names else next(reader, None)
       if header is None:
         raise UserError(f"{path} is empty: it needs a header row and data rows")
@@ -83,7 +93,9 @@ def _delimited_rows(path, header_only=False, names=None):
       if header_only:
         yield header
         return
+      row_start = reader.line_num + 1
       for row in reader:
+        row_start = reader.line_num + 1  # of the next row
         if not any(cell.strip() for cell in row):
           continue
         where = f"{path} line {reader.line_num}"
@@ -94,7 +106,12 @@ def _delimited_rows(path, header_only=False, names=None):
   except UnicodeDecodeError as error:
     raise UserError(f"{path} is not valid UTF-8 ({error.reason}): re-encode it as UTF-8") from None
   except csv.Error as error:
-    raise UserError(f"{path} line {reader.line_num}: {error}") from None
+    if "unexpected end of data" in str(error):
+      raise UserError(f"{path} line {row_start}: a quoted field that starts in this row is never "
+                      'closed: add the closing quote (a quote inside a quoted field is written "")'
+                      ) from None
+    raise UserError(f"{path} line {reader.line_num}: {error}: fix the quoting (a quoted field ends "
+                    'at its closing quote; a quote inside one is written "")') from None
 
 
 def _json_rows(path):

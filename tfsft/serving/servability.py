@@ -21,6 +21,10 @@ import tempfile
 PYTHON_CALLBACK_OPS = ("PyFunc", "PyFuncStateless", "EagerPyFunc")
 
 
+class UnloadableSavedModel(Exception):
+  """The SavedModel is damaged: the user's to fix (one line, exit 2), not a servability finding."""
+
+
 def check_servable(saved_model_dir: str, inputs: dict) -> dict:
   """Runs the check in a fresh Python process; `inputs` maps string input names to lists of texts."""
   with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -44,7 +48,14 @@ def _audit(saved_model_dir: str, inputs: dict) -> dict:
 
   problems = []
   with tf.compat.v1.Session(graph=tf.Graph()) as session:
-    meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], saved_model_dir)
+    try:
+      meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], saved_model_dir)
+    except (OSError, IndexError, tf.errors.OpError) as error:
+      # saved_model.pb does not parse (OSError), or variables/ is truncated or missing. Graph-mode
+      # messages open with "Graph execution error:" and end with the failing node: keep the cause.
+      lines = [line.strip() for line in str(error).splitlines()]
+      cause = [line for line in lines if line and not line.endswith(":") and not line.startswith("[[")]
+      raise UnloadableSavedModel((cause or lines)[0]) from None
     graph_def = meta_graph.graph_def
     ops = {node.op for node in graph_def.node}
     ops |= {node.op for function in graph_def.library.function for node in function.node_def}
@@ -115,7 +126,11 @@ def main(argv=None):
       inputs = json.load(handle)
   else:
     inputs = {"text": args.text or ["This film was wonderful.", "A dull, tedious mess."]}
-  report = _audit(args.saved_model, inputs)
+  try:
+    report = _audit(args.saved_model, inputs)
+  except UnloadableSavedModel as error:
+    parser.exit(2, f"tfsft: error: {args.saved_model} does not load ({error}): it is damaged or "
+                   "incomplete; export it again with tfsft.export\n")
   print(json.dumps(report))
   return 1 if report["problems"] else 0
 

@@ -40,6 +40,9 @@ class Task(abc.ABC):
   name: str
   model_kind = "encoder"  # the ModelFamily.kind this task needs
   needs_word_pieces = False  # labels per word or character: the family must be ModelFamily.word_pieces
+  # What a run of this task uses when --model / --max_seq_length are not given.
+  default_model = "bert"
+  default_max_seq_length = 128
 
   def __init__(self, data_config: DataConfig = DataConfig()):
     self.data_config = data_config  # the run's data flags: some tasks take columns from them

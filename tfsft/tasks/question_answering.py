@@ -48,6 +48,8 @@ def _span_accuracy(y_true, y_pred):
 class SquadTask(Task):
   name = "squad"
   needs_word_pieces = True
+  # BERT's run_squad.py windows: 384 pieces, --doc_stride=128, --max_query_length=64.
+  default_max_seq_length = 384
   _settings = SpanSettings()  # replaced by build_model with the run's flags
   _answerer = None  # (model, traced answer function), reused by every evaluation
 
@@ -64,9 +66,6 @@ class SquadTask(Task):
     if not 0 < data.doc_stride <= room:
       raise UserError(f"--doc_stride={data.doc_stride} must be between 1 and the context room per "
                       f"window ({room} pieces), or windows would skip text")
-    for name in ("max_answer_length", "n_best_size"):
-      if getattr(model, name) < 1:
-        raise UserError(f"--{name}={getattr(model, name)} must be at least 1")
 
   def load_data(self, config, seed):
     return squad.load(config, seed)

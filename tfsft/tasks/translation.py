@@ -60,6 +60,10 @@ def _teacher_forced_counts(model, features, targets):
 class TranslationTask(Task):
   name = "translation"
   model_kind = "seq2seq"
+  default_model = "lstm_seq2seq"
+  # Sentences, not documents: 64 tokens hold nearly every sentence pair, and the decoder's
+  # default --max_decode_length follows it.
+  default_max_seq_length = 64
 
   def __init__(self, data_config: DataConfig = DataConfig()):
     super().__init__(data_config)

@@ -33,11 +33,17 @@ def save_text(word_vectors: WordVectors, path: str):
 def load_text(path: str) -> WordVectors:
   """Reads word2vec text files, with or without the header line (GloVe's own files have none)."""
   if not os.path.isfile(path):
-    raise UserError(f"vectors file {path} does not exist")
+    problem = "is a folder" if os.path.isdir(path) else "does not exist"
+    raise UserError(f"vectors file {path} {problem}: pass a word2vec or GloVe text file")
   words, rows = [], []
-  with open(path, encoding="utf-8", errors="strict") as handle:
-    for number, line in enumerate(handle, 1):
-      parts = line.rstrip("\n").rstrip().split(" ")
+  with open(path, "rb") as handle:  # decoded per line, so an error can name the line
+    for number, raw in enumerate(handle, 1):
+      try:
+        line = raw.decode("utf-8")
+      except UnicodeDecodeError:
+        raise UserError(f"{path}:{number} is not UTF-8 text: pass a word2vec or GloVe text file "
+                        "(decompress a .gz; convert binary .bin vectors to text first)") from None
+      parts = line.rstrip().split(" ")
       if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
         continue  # the word2vec header
       if len(parts) < 2:
