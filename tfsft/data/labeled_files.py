@@ -15,10 +15,9 @@ import tensorflow as tf
 from absl import logging
 
 from tfsft.config import DataConfig
-from tfsft.data import splits, tables
+from tfsft.data import split_files, splits, tables
 from tfsft.errors import UserError
 
-SPLIT_FILES = {"train": ("train",), "validation": ("validation", "dev"), "test": ("test",)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,9 +33,10 @@ class Columns:
 
 def load(config: DataConfig, seed: int, columns: Columns, regression: bool,
          label_names: Optional[Sequence[str]] = None, label_values: Optional[Sequence[str]] = None,
-         split_files: Dict[str, Sequence[str]] = SPLIT_FILES) -> splits.LabeledTextSplits:
+         split_stems: Dict[str, Sequence[str]] = split_files.SPLIT_STEMS
+         ) -> splits.LabeledTextSplits:
   """`label_values[i]` is how the files write class `label_names[i]` (default: the name itself)."""
-  files = find_files(config.data_path, split_files)
+  files = find_files(config.data_path, split_stems)
   read = {name: _read(path, columns) for name, path in files.items()}
   if regression:
     label_names = ()
@@ -52,27 +52,9 @@ def load(config: DataConfig, seed: int, columns: Columns, regression: bool,
       label_names, source=f"local files {', '.join(f'{name}={path}' for name, path in files.items())}")
 
 
-def find_files(path: Optional[str], split_files=SPLIT_FILES) -> Dict[str, str]:
+def find_files(path: Optional[str], split_stems=split_files.SPLIT_STEMS) -> Dict[str, str]:
   """Split name -> file: the file itself as train, or a directory's <split>.<ext> files."""
-  if not path:
-    raise UserError("this task reads local files: pass --data_path=<file or directory>")
-  if not os.path.exists(path):
-    raise UserError(f"--data_path={path} does not exist")
-  if os.path.isfile(path):
-    tables.file_format(path)  # refuses unknown extensions now, not after training starts
-    return {"train": path}
-  files = {}
-  for split_name, stems in split_files.items():
-    for stem in stems:
-      found = sorted(name for name in os.listdir(path) if os.path.splitext(name)[0] == stem
-                     and os.path.splitext(name)[1].lower() in tables.FORMATS)
-      if found:
-        files[split_name] = os.path.join(path, found[0])
-        break
-  if "train" not in files:
-    raise UserError(f"--data_path={path} has no {'/'.join(split_files['train'])}.<csv|tsv|jsonl|"
-                    "tfrecord> file: add one or point --data_path at a single file")
-  return files
+  return split_files.find_split_files(path, list(tables.FORMATS), tables.file_format, split_stems)
 
 
 def dataset_from_file(path: str, columns: Columns, regression: bool, label_values: Sequence[str]):

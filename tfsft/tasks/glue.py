@@ -77,12 +77,12 @@ class _GlueData:
 
   def _load_local(self, config, seed):
     spec = self.spec
-    split_files = {"train": ("train",), "validation": spec.validation_files}
+    split_stems = {"train": ("train",), "validation": spec.validation_files}
     columns = labeled_files.Columns(spec.text, spec.label, spec.text_pair, spec.headerless_names)
     data = labeled_files.load(
         config, seed, columns, regression=not spec.label_names,
         label_names=spec.label_names or None, label_values=spec.label_values,
-        split_files=split_files)
+        split_stems=split_stems)
     if spec.mismatched_file and os.path.isdir(config.data_path):
       path = labeled_files.find_files(config.data_path, {"train": (spec.mismatched_file,)})["train"]
       data.extra_evaluation["validation_mismatched"] = splits.limit(

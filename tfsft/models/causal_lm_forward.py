@@ -1,0 +1,46 @@
+"""Next-token logits from a keras-hub decoder backbone, for rows that may hold several packed
+examples (see data/packing.py).
+
+keras-hub's functional backbones take only a padding mask, so attention across packed examples
+cannot be blocked through them; this calls the backbone's own layers (same weights) with a
+block-causal attention mask instead. Rotary models (Llama, Mistral, Qwen) need nothing more:
+RoPE attention scores depend only on relative positions, so an example at any offset in a row
+scores as it would alone. GPT-2's learned absolute positions also need each example's positions
+to restart at 0, which keras-hub's PositionEmbedding accepts as `positions`.
+"""
+
+import tensorflow as tf
+
+from tfsft.data.packing import block_causal_mask
+
+
+def can_pack(backbone) -> bool:
+  """Whether `backbone`'s decoder layers take an attention mask (Gemma's do not)."""
+  layers = getattr(backbone, "transformer_layers", None)
+  return bool(layers) and "decoder_attention_mask" in layers[0].call.__code__.co_varnames
+
+
+def packed_logits(backbone, token_ids, segment_ids, positions, training=None) -> tf.Tensor:
+  """[batch, length, vocabulary] logits; position i predicts token i + 1 of its own example."""
+  x = backbone.token_embedding(token_ids)
+  if hasattr(backbone, "position_embedding"):  # GPT-2: learned absolute positions
+    x = backbone.embeddings_add((x, backbone.position_embedding(x, positions=positions)))
+    x = backbone.embeddings_dropout(x, training=training)
+  mask = block_causal_mask(segment_ids)
+  for layer in backbone.transformer_layers:
+    x = layer(x, decoder_attention_mask=mask, training=training)
+  # ReversibleEmbedding: the tied embedding matrix, or the separate output matrix when untied.
+  return backbone.token_embedding(backbone.layer_norm(x), reverse=True)
+
+
+def next_token_loss_terms(logits, token_ids, segment_ids, trained):
+  """(summed cross-entropy, number of trained targets) over a batch of rows. A target counts when
+  it is trained and follows a token of its own example, so packed and unpacked rows give the same
+  terms; the caller divides the sums of the whole global batch."""
+  targets = token_ids[:, 1:]
+  same_example = tf.logical_and(tf.equal(segment_ids[:, 1:], segment_ids[:, :-1]),
+                                segment_ids[:, 1:] > 0)
+  weights = tf.cast(tf.logical_and(same_example, tf.cast(trained[:, 1:], tf.bool)), tf.float32)
+  cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      targets, tf.cast(logits[:, :-1], tf.float32))
+  return tf.reduce_sum(cross_entropy * weights), tf.reduce_sum(weights)
