@@ -47,6 +47,7 @@ import jinja2.nodes
 import jinja2.sandbox
 import jinja2.utils
 
+from tfsft.data import text_files
 from tfsft.errors import UserError
 
 Message = Mapping[str, Any]
@@ -342,7 +343,7 @@ def _from_flag(flag, named, checkpoint_dir) -> Tuple[str, str]:
   if "{{" in flag or "{%" in flag:
     return flag, "--chat_template"
   if os.path.isfile(flag):
-    return _read_text(flag), flag
+    return text_files.read_utf8(flag), flag
   names = list(BUILTIN_TEMPLATES) + [name for name in named if name not in BUILTIN_TEMPLATES]
   raise UserError(f"--chat_template={flag} is neither a template name ({', '.join(names)}) nor an "
                   "existing Jinja file: pass one of those names or a file's path")
@@ -361,11 +362,11 @@ def checkpoint_templates(directory: str) -> Dict[str, str]:
   `chat_template` (a string, or a list of {name, template}). Empty when it has none."""
   templates = {}
   if os.path.isfile(os.path.join(directory, "chat_template.jinja")):
-    templates["default"] = _read_text(os.path.join(directory, "chat_template.jinja"))
+    templates["default"] = text_files.read_utf8(os.path.join(directory, "chat_template.jinja"))
   extra = os.path.join(directory, "additional_chat_templates")
   for name in sorted(os.listdir(extra)) if os.path.isdir(extra) else ():
     if name.endswith(".jinja"):
-      templates[name[:-len(".jinja")]] = _read_text(os.path.join(extra, name))
+      templates[name[:-len(".jinja")]] = text_files.read_utf8(os.path.join(extra, name))
   if templates:  # transformers: template files take priority over the config's entries
     return templates
   value = _tokenizer_config(directory).get("chat_template")
@@ -403,18 +404,10 @@ def _json_object(path) -> Dict[str, Any]:
   if not os.path.isfile(path):
     return {}
   try:
-    value = json.loads(_read_text(path))
+    value = json.loads(text_files.read_utf8(path))
   except json.JSONDecodeError as error:
     raise UserError(f"{path} line {error.lineno} is not valid JSON ({error.msg}): fix the "
                     "file") from None
   if not isinstance(value, dict):
     raise UserError(f"{path} is not a JSON object: fix the file")
   return value
-
-
-def _read_text(path) -> str:
-  try:
-    with open(path, encoding="utf-8") as handle:
-      return handle.read()
-  except UnicodeDecodeError as error:
-    raise UserError(f"{path} is not valid UTF-8 ({error.reason}): re-encode it as UTF-8") from None

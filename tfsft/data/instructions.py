@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from absl import logging
 
-from tfsft.data import split_files
+from tfsft.data import split_files, text_files
 from tfsft.errors import UserError
 
 Message = Dict[str, str]
@@ -93,7 +93,7 @@ def read_file(path: str) -> InstructionFile:
   """One file's records as conversations; the first record's format is the file's."""
   first = None  # (format, where) of the first record
   conversations, locations = [], []
-  for where, record in _records(path, _read_text(path)):
+  for where, record in _records(path, text_files.read_utf8(path)):
     record_format = _format_of(record, where)
     if first is None:
       first = (record_format, where)
@@ -105,21 +105,6 @@ def read_file(path: str) -> InstructionFile:
   if first is None:
     raise UserError(f"{path} has no records: expected a JSON array or JSON Lines of {_ACCEPTED}")
   return InstructionFile(path, first[0], conversations, locations)
-
-
-def _read_text(path) -> str:
-  try:
-    with open(path, "rb") as handle:
-      data = handle.read()
-  except FileNotFoundError:
-    raise UserError(f"{path} does not exist") from None
-  try:
-    text = data.decode("utf-8")
-  except UnicodeDecodeError as error:
-    line = data.count(b"\n", 0, error.start) + 1
-    raise UserError(f"{path} line {line} is not valid UTF-8 ({error.reason} at byte "
-                    f"{error.start}): re-encode the file as UTF-8") from None
-  return text.removeprefix("\ufeff")  # editors on Windows start UTF-8 files with a byte-order mark
 
 
 def _records(path, text) -> Iterator[Tuple[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Optional
 
 from absl import logging
 
-from tfsft.errors import UserError
+from tfsft.output_locations import check_writable_directory
 
 RECORD = os.path.join("assets.extra", "tfsft_export.json")  # TF Serving ignores other files there
 STAGING_PREFIX = ".staging-"
@@ -51,8 +51,7 @@ def newest_version_with(export_root: str, record: dict) -> Optional[str]:
 def publish(export_root: str, write_into, record: Optional[dict] = None) -> str:
   """Calls `write_into(staging_dir)`, stores `record` beside it, then renames the staging dir to
   the next free version number; returns the version's path."""
-  if os.path.exists(export_root) and not os.path.isdir(export_root):
-    raise UserError(f"--export_dir={export_root} is a file: pass a directory")
+  check_writable_directory(export_root, "--export_dir")
   os.makedirs(export_root, exist_ok=True)
   _remove_abandoned_staging(export_root)
   staging = os.path.join(
