@@ -44,9 +44,9 @@ def test_numbers_outside_their_range_are_refused_before_anything_is_written(sett
 
 
 def test_unset_means_the_default_and_zero_is_never_unset(tmp_path):
-  plan = trainer.plan_steps(_config(tmp_path), train_examples=320)
+  plan = trainer.plan_steps(_config(tmp_path), steps_per_pass=10)
   assert plan.total_steps == 30  # DEFAULT_EPOCHS of 10 steps
-  assert trainer.plan_steps(_config(tmp_path, num_epochs=0.5), 320).total_steps == 5
+  assert trainer.plan_steps(_config(tmp_path, num_epochs=0.5), 10).total_steps == 5
 
 
 @pytest.mark.parametrize("make_export_dir, message", [

@@ -57,6 +57,12 @@ class DataConfig:
   version_2_with_negative: bool = False  # SQuAD 2.0: questions may have no answer
   max_query_length: int = _in(AT_LEAST_ONE, 64)  # question word-pieces kept
   doc_stride: int = _in(AT_LEAST_ONE, 128)  # word-pieces between a long context's window starts
+  # Causal LMs (instruction_tuning, language_modeling).
+  text_from_task: Optional[str] = None  # train on another task's examples (e.g. translation)
+  prompt_template: Optional[str] = None  # "Translate to French: {source}": (text, target) -> turns
+  train_on_prompt: bool = False  # loss on every token, not only the assistant's / completion's
+  packing: bool = False  # several examples per --max_seq_length row, attention kept apart
+  long_examples: str = "truncate"  # longer than --max_seq_length: truncate the prompt side, or drop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,12 +88,19 @@ class ModelConfig:
   n_best_size: int = _in(AT_LEAST_ONE, 20)
   # SQuAD 2.0: abstain when null beats the best span by more.
   null_score_diff_threshold: float = 0.0
+  # Only causal_lm reads these: the prompt format, and how text is generated (names as in
+  # Hugging Face's GenerationConfig; temperature 0 is greedy decoding).
+  chat_template: Optional[str] = None  # a built-in name, a Jinja file; None: the checkpoint's
+  max_new_tokens: int = _in(AT_LEAST_ONE, 64)
+  temperature: float = _in(NOT_NEGATIVE, 0.0)
+  top_k: int = _in(NOT_NEGATIVE, 0)  # 0: no top-k cut
+  top_p: float = _in(Range("above 0 and at most 1", low=0, high=1, low_open=True), 1.0)
 
   # Where initial weights come from; a resumed run takes all weights from its checkpoint instead.
   INITIALIZERS = ("init_checkpoint", "pretrained_embeddings", "pretrained_target_embeddings")
   # How a trained seq2seq model decodes; free to change between runs and at export.
   DECODING = ("beam_size", "max_decode_length", "max_answer_length", "n_best_size",
-              "null_score_diff_threshold")
+              "null_score_diff_threshold", "max_new_tokens", "temperature", "top_k", "top_p")
 
   def architecture(self) -> "ModelConfig":
     """This config without initial-weight sources and decoding settings: what must match to
@@ -123,6 +136,8 @@ class RuntimeConfig:
   eval_every_steps: Optional[int] = _in(AT_LEAST_ONE)  # None: once per pass over the training data
   checkpoint_every_steps: int = _in(AT_LEAST_ONE, 100)
   log_every_steps: int = _in(AT_LEAST_ONE, 10)
+  # Causal LMs: validation examples answered by generation and scored against their references.
+  eval_generate_examples: int = _in(NOT_NEGATIVE, 32)
   strategy: str = "auto"
   tpu: Optional[str] = None
   cpu_logical_devices: int = _in(NOT_NEGATIVE, 0)

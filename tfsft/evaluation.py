@@ -1,34 +1,25 @@
 """Scoring a model on its evaluation splits, into the log, TensorBoard and eval_results.json."""
 
 import json
-import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfsft.data import pipeline
-from tfsft.tasks.base import EvaluationSplit
 
 
 class Evaluator:
   """Holds the evaluation splits, tokenized once and cached; `evaluate` scores a model on them."""
 
-  def __init__(self, task, encoder, label_names, splits: dict, counts: dict, batch_size: int,
+  def __init__(self, task, encoder, label_names, splits: dict, counts: dict, config,
                writers: dict):
     self._task = task
     self._encoder = encoder
     self._label_names = label_names
     self._writers = writers
-    to_model_inputs = lambda text, target: task.model_inputs(encoder, text, target)
-    self._splits = {
-        name: EvaluationSplit(examples,
-                              pipeline.evaluation_dataset(examples, to_model_inputs, batch_size),
-                              targets=pipeline.column_of(examples, 1),
-                              steps=math.ceil(counts[name] / batch_size))
-        for name, examples in splits.items() if examples is not None
-    }
+    self._splits = {name: task.evaluation_split(encoder, examples, counts[name], config)
+                    for name, examples in splits.items() if examples is not None}
 
   def evaluate(self, model: keras.Model, step: int, split_names=None) -> dict:
     results = {}

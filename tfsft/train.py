@@ -27,13 +27,15 @@ def _task_defaults(attribute: str) -> str:
 
 flags.DEFINE_string("task", None, "Task name: imdb, translation, text_classification, "
                     "glue/<cola|sst2|mrpc|qqp|mnli|qnli|rte|wnli|stsb>, conll2003, "
-                    "token_classification or squad.")
+                    "token_classification, squad, instruction_tuning or language_modeling.")
 flags.DEFINE_string("model", None,
-                    "Model family: bert or lstm (classification), lstm_seq2seq (translation). "
+                    "Model family: bert or lstm (classification), lstm_seq2seq (translation), "
+                    "causal_lm (instruction_tuning, language_modeling). "
                     f"Default: the task's ({_task_defaults('default_model')}).")
 flags.DEFINE_string("init_checkpoint", None,
-                    "BERT weights: keras-hub preset name, local keras-hub preset directory or local "
-                    "Hugging Face BERT directory. Default: bert_base_en_uncased (downloaded).")
+                    "Pretrained weights: a keras-hub preset name, hf://<org>/<name>, a local "
+                    "keras-hub preset or Hugging Face directory; causal_lm also a .gguf file. "
+                    "Default: bert_base_en_uncased / gpt2_base_en (downloaded).")
 flags.DEFINE_string("data_path", None,
                     "Local data (imdb: aclImdb directory or .tar.gz; translation: a source<TAB>target "
                     "file or a directory with train.tsv; glue/*: the GLUE TSV directory; "
@@ -65,6 +67,34 @@ flags.DEFINE_integer("n_best_size", _D.model.n_best_size,
 flags.DEFINE_float("null_score_diff_threshold", _D.model.null_score_diff_threshold,
                    "squad with --version_2_with_negative: abstain when the null score beats the "
                    "best span by more than this.")
+flags.DEFINE_string("text_from_task", None,
+                    "instruction_tuning / language_modeling: train on another task's examples "
+                    "(e.g. translation, imdb), read with that task's --data_path or TFDS source.")
+flags.DEFINE_string("prompt_template", None,
+                    "instruction_tuning with --text_from_task: the user's turn, with {source} for "
+                    "the example's text, e.g. \"Translate to French: {source}\"; the target (or "
+                    "label name) is the assistant's answer.")
+flags.DEFINE_boolean("train_on_prompt", _D.data.train_on_prompt,
+                     "causal_lm: loss on every token, not only on the assistant's turns.")
+flags.DEFINE_boolean("packing", _D.data.packing,
+                     "causal_lm: pack several examples into each --max_seq_length row (positions "
+                     "restart, no attention across examples); otherwise batches are grouped by "
+                     "length and padded to their longest row.")
+flags.DEFINE_enum("long_examples", _D.data.long_examples, ("truncate", "drop"),
+                  "causal_lm: examples longer than --max_seq_length lose their prompt's start "
+                  "(truncate) or are left out (drop); the log counts them.")
+flags.DEFINE_string("chat_template", None,
+                    "causal_lm: alpaca, chatml, a template name of the checkpoint, or a Jinja file. "
+                    "Default: the checkpoint's own (alpaca for checkpoints without one).")
+flags.DEFINE_integer("max_new_tokens", _D.model.max_new_tokens,
+                     "causal_lm: most tokens generated per answer (evaluation and the export).")
+flags.DEFINE_float("temperature", _D.model.temperature,
+                   "causal_lm: sampling temperature; 0 is greedy decoding.")
+flags.DEFINE_integer("top_k", _D.model.top_k, "causal_lm sampling: keep the k likeliest tokens; 0: all.")
+flags.DEFINE_float("top_p", _D.model.top_p, "causal_lm sampling: nucleus probability mass; 1: all.")
+flags.DEFINE_integer("eval_generate_examples", _D.runtime.eval_generate_examples,
+                     "causal_lm: validation examples answered by generation and scored (exact "
+                     "match, BLEU, ROUGE-L); 0: none.")
 flags.DEFINE_integer("max_train_examples", None, "Use at most this many training examples.")
 flags.DEFINE_integer("max_eval_examples", None, "Use at most this many validation/test examples.")
 flags.DEFINE_string("model_dir", _D.runtime.model_dir,
@@ -92,7 +122,8 @@ flags.DEFINE_integer("max_decode_length", None,
 flags.DEFINE_integer("batch_size", _D.runtime.batch_size,
                      "Global batch size; each replica gets batch_size / num_replicas.")
 flags.DEFINE_float("learning_rate", None,
-                   "Peak learning rate. Default: bert 5e-5, lstm 1e-3, lstm_seq2seq 5e-3.")
+                   "Peak learning rate. Default: bert 5e-5, lstm 1e-3, lstm_seq2seq 5e-3, "
+                   "causal_lm 2e-5.")
 flags.DEFINE_float("num_epochs", None, "Passes over the training data (default 3).")
 flags.DEFINE_integer("train_steps", None, "Optimizer steps (instead of --num_epochs).")
 flags.DEFINE_float("warmup_ratio", _D.optimizer.warmup_ratio, "Fraction of steps of linear warmup.")
@@ -124,7 +155,10 @@ def config_from_flags() -> cfg.TrainConfig:
           text_column=FLAGS.text_column, text_pair_column=FLAGS.text_pair_column,
           label_column=FLAGS.label_column, regression=FLAGS.regression,
           version_2_with_negative=FLAGS.version_2_with_negative,
-          max_query_length=FLAGS.max_query_length, doc_stride=FLAGS.doc_stride),
+          max_query_length=FLAGS.max_query_length, doc_stride=FLAGS.doc_stride,
+          text_from_task=FLAGS.text_from_task, prompt_template=FLAGS.prompt_template,
+          train_on_prompt=FLAGS.train_on_prompt, packing=FLAGS.packing,
+          long_examples=FLAGS.long_examples),
       model=cfg.ModelConfig(
           model=FLAGS.model, init_checkpoint=FLAGS.init_checkpoint,
           max_seq_length=FLAGS.max_seq_length, dropout=FLAGS.dropout, vocab_size=FLAGS.vocab_size,
@@ -135,7 +169,9 @@ def config_from_flags() -> cfg.TrainConfig:
           attention=FLAGS.attention, beam_size=FLAGS.beam_size,
           max_decode_length=FLAGS.max_decode_length, max_answer_length=FLAGS.max_answer_length,
           n_best_size=FLAGS.n_best_size,
-          null_score_diff_threshold=FLAGS.null_score_diff_threshold),
+          null_score_diff_threshold=FLAGS.null_score_diff_threshold,
+          chat_template=FLAGS.chat_template, max_new_tokens=FLAGS.max_new_tokens,
+          temperature=FLAGS.temperature, top_k=FLAGS.top_k, top_p=FLAGS.top_p),
       optimizer=cfg.OptimizerConfig(
           learning_rate=FLAGS.learning_rate, warmup_ratio=FLAGS.warmup_ratio,
           weight_decay=FLAGS.weight_decay, clip_global_norm=FLAGS.clip_global_norm),
@@ -144,7 +180,8 @@ def config_from_flags() -> cfg.TrainConfig:
           num_epochs=FLAGS.num_epochs, train_steps=FLAGS.train_steps,
           eval_every_steps=FLAGS.eval_every_steps,
           checkpoint_every_steps=FLAGS.checkpoint_every_steps,
-          log_every_steps=FLAGS.log_every_steps, strategy=FLAGS.strategy, tpu=FLAGS.tpu,
+          log_every_steps=FLAGS.log_every_steps, eval_generate_examples=FLAGS.eval_generate_examples,
+          strategy=FLAGS.strategy, tpu=FLAGS.tpu,
           cpu_logical_devices=FLAGS.cpu_logical_devices, mixed_precision=FLAGS.mixed_precision,
           seed=FLAGS.seed, export=FLAGS.export))
 

@@ -17,12 +17,11 @@ from absl import logging
 
 from tfsft import distribute, evaluation, run_lock
 from tfsft.config import DEFAULT_EPOCHS, TrainConfig, check_ranges
-from tfsft.data import pipeline, splits
+from tfsft.data import splits
 from tfsft.data.text_checks import user_errors_from_data
 from tfsft.errors import UserError
 from tfsft.model_dir import ModelDir, restore_checkpoint, write_json_atomically
 from tfsft.models import MODELS
-from tfsft.models.seq2seq_network import ATTENTION
 from tfsft.optimization import make_optimizer
 from tfsft.output_locations import check_writable_directory
 from tfsft.serving.export import export_for_serving, export_record, export_root
@@ -38,12 +37,10 @@ class StepPlan:
   eval_every: int  # validation at the first loop end on or past each multiple
 
 
-def plan_steps(config: TrainConfig, train_examples: int) -> StepPlan:
+def plan_steps(config: TrainConfig, steps_per_pass: int) -> StepPlan:
+  """Steps from the batches one pass over the training data really gives (the task's
+  `training_batches`: packing and length grouping change how many there are)."""
   runtime = config.runtime
-  steps_per_pass = train_examples // runtime.batch_size
-  if steps_per_pass == 0:
-    raise UserError(f"only {train_examples} training examples for --batch_size="
-                    f"{runtime.batch_size}: lower --batch_size or add data")
   if runtime.train_steps is not None:
     total = runtime.train_steps
   else:
@@ -85,16 +82,7 @@ def check_flags(config: TrainConfig):
   task.check_flags(config)
   if runtime.train_steps is not None and runtime.num_epochs is not None:
     raise UserError("--train_steps and --num_epochs both set: keep one")
-  if model.model != "bert" and model.init_checkpoint:
-    raise UserError(f"--init_checkpoint is for --model=bert; --model={model.model} trains from "
-                    "scratch (--pretrained_embeddings can start its embeddings)")
-  if model.model == "bert" and (model.pretrained_embeddings or model.pretrained_target_embeddings):
-    raise UserError("--pretrained_embeddings is for the LSTM models; BERT brings its own embeddings")
-  if model.model != "lstm_seq2seq" and model.pretrained_target_embeddings:
-    raise UserError("--pretrained_target_embeddings is for --model=lstm_seq2seq (the decoder's "
-                    "Embedding layer)")
-  if model.attention not in ATTENTION:
-    raise UserError(f"unknown --attention={model.attention}: choose from {', '.join(ATTENTION)}")
+  family.check_flags(model)
   if runtime.mixed_precision not in MIXED_PRECISION:
     raise UserError(f"unknown --mixed_precision={runtime.mixed_precision}: choose from "
                     f"{', '.join(MIXED_PRECISION)}")
@@ -135,16 +123,17 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
   if resume_from:
     _check_same_model(model_dir, config)
   data, counts = _read_data(task, config)
-  warmup_inputs = pipeline.named_inputs(data.validation.take(4), task.input_names)
-  plan = plan_steps(config, counts["train"])
-  logging.info("Plan: %s; %d example(s) per replica per step.", plan,
-               config.runtime.batch_size // strategy.num_replicas_in_sync)
+  warmup_inputs = task.warmup_inputs(data.validation)
 
   with strategy.scope():
     if resume_from:
       encoder = family.restore(config.model, model_dir.encoder_dir)
     else:
       encoder = family.build(config.model, data.train)
+    train_batches = task.training_batches(encoder, data.train, counts["train"], config)
+    plan = plan_steps(config, train_batches.steps_per_pass)
+    logging.info("Plan: %s; %d row(s) per replica per step.", plan,
+                 config.runtime.batch_size // strategy.num_replicas_in_sync)
     model = task.build_model(encoder, config.model, data.label_names)
     model.compile(
         optimizer=make_optimizer(config.optimizer, _learning_rate(config, family), plan.total_steps),
@@ -173,11 +162,9 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
 
   writers = _summary_writers(model_dir, config, chief, data.evaluation_splits())
   evaluator = evaluation.Evaluator(
-      task, encoder, data.label_names, data.evaluation_splits(), counts,
-      config.runtime.batch_size, writers)
+      task, encoder, data.label_names, data.evaluation_splits(), counts, config, writers)
   with distribute.lost_worker_as_user_error(strategy, model_dir.checkpoint_dir):
-    _fit(model, data.train, lambda text, target: task.model_inputs(encoder, text, target), plan,
-         config.runtime, manager, evaluator,
+    _fit(model, train_batches, plan, config.runtime, manager, evaluator,
          [evaluation.TrainingSummaries(writers["train"], config.runtime.log_every_steps, optimizer),
           *extra_callbacks])
     step = int(optimizer.iterations.numpy())
@@ -221,7 +208,7 @@ def _read_data(task, config: TrainConfig):
     counts = {name: splits.count(dataset) for name, dataset in named if dataset is not None}
   logging.info("Examples: %s.", counts)
   for name, count in counts.items():
-    if count == 0 and name != "train":  # too few training examples: plan_steps says so
+    if count == 0 and name != "train":  # too few training examples: training_batches says so
       # Evaluating nothing would fail only after training, inside Keras.
       carved = (f"raise --{name}_fraction (splits are carved by a hash of the text, so small or "
                 f"repetitive data can leave one empty), add distinct examples, or "
@@ -242,17 +229,15 @@ def _summary_writers(model_dir: ModelDir, config: TrainConfig, chief: bool,
   return writers
 
 
-def _fit(model, train_examples, to_model_inputs, plan: StepPlan, runtime, manager, evaluator,
-         callbacks):
+def _fit(model, train_batches, plan: StepPlan, runtime, manager, evaluator, callbacks):
   """Trains from the optimizer's current step to `plan.total_steps`."""
   step = int(model.optimizer.iterations.numpy())
   if step >= plan.total_steps:
     logging.info("Step %d already reaches the planned %d steps: evaluating only.", step,
                  plan.total_steps)
     return
-  train_dataset = pipeline.training_dataset(
-      train_examples, to_model_inputs, runtime.batch_size,
-      seed=runtime.seed + step)  # a resumed run does not replay the first batches
+  # A resumed run does not replay the first batches.
+  train_dataset = train_batches.dataset(seed=runtime.seed + step)
   model.fit(
       train_dataset, steps_per_epoch=plan.steps_per_loop,
       epochs=math.ceil(plan.total_steps / plan.steps_per_loop),

@@ -312,6 +312,11 @@ _ENVIRONMENT = _environment()
 
 # Where templates come from.
 
+
+class NoChatTemplate(UserError):
+  """Neither the flag nor the checkpoint gives a template (base models): callers may fall back."""
+
+
 def resolve(flag: Optional[str] = None, *, checkpoint_dir: Optional[str] = None,
             gguf_template: Optional[str] = None,
             special_tokens: Optional[Mapping[str, str]] = None,
@@ -330,8 +335,8 @@ def resolve(flag: Optional[str] = None, *, checkpoint_dir: Optional[str] = None,
   elif gguf_template:
     template, source = gguf_template, "the GGUF checkpoint's tokenizer.chat_template"
   else:
-    raise UserError(f"{checkpoint_dir or 'the checkpoint'} has no chat template: pass "
-                    f"--chat_template={' or '.join(BUILTIN_TEMPLATES)} or the path of a Jinja file")
+    raise NoChatTemplate(f"{checkpoint_dir or 'the checkpoint'} has no chat template: pass "
+                         f"--chat_template={' or '.join(BUILTIN_TEMPLATES)} or the path of a Jinja file")
   return ChatTemplate(template, source, tokens, variables)
 
 

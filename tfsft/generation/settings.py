@@ -56,3 +56,17 @@ class DecodingSettings:
                         "num_return_sequences > 1 needs do_sample=True")
     if problems:
       raise ValueError("DecodingSettings: " + "; ".join(problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestSettings:
+  """Decoding settings that arrive with a request (the `generate` signature's inputs): scalar
+  tensors, checked in the graph rather than here. Temperature 0 means greedy."""
+  max_new_tokens: object  # int32 scalar tensor
+  temperature: object  # float32
+  top_k: object  # int32; 0 keeps every token
+  top_p: object  # float32; 1 keeps every token
+  seed: object = 0  # int32
+  stop_token_ids: Tuple[int, ...] = ()
+  pad_token_id: int = 0
+  num_return_sequences: int = 1

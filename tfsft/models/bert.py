@@ -141,5 +141,11 @@ def _hugging_face_file(checkpoint: str, name: str) -> Optional[str]:
     raise downloads.failure(f"{name} of {checkpoint}", error, _LOCAL_ALTERNATIVE) from None
 
 
+def check_flags(config: ModelConfig):
+  if config.pretrained_embeddings or config.pretrained_target_embeddings:
+    raise UserError("--pretrained_embeddings is for the LSTM models; BERT brings its own embeddings")
+
+
 FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=5e-5,
+                     check_flags=check_flags,
                      word_pieces=True)

@@ -9,6 +9,7 @@ scores as it would alone. GPT-2's learned absolute positions also need each exam
 to restart at 0, which keras-hub's PositionEmbedding accepts as `positions`.
 """
 
+import keras
 import tensorflow as tf
 
 from tfsft.data.packing import block_causal_mask
@@ -44,3 +45,49 @@ def next_token_loss_terms(logits, token_ids, segment_ids, trained):
   cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(
       targets, tf.cast(logits[:, :-1], tf.float32))
   return tf.reduce_sum(cross_entropy * weights), tf.reduce_sum(weights)
+
+
+class NextTokenModel(keras.Model):
+  """The training view of a keras-hub causal LM: batches of rows (data/token_batches.py) ->
+  logits, with the loss averaged over the trained tokens of the whole global batch.
+
+  Keras averages a loss per replica and then over replicas, which weighs a replica's tokens by
+  how few it has; here each replica's summed cross-entropy is divided by the global count of
+  trained tokens (one all-reduce), and Keras' optimizer sums the replicas' gradients, so the
+  step follows the mean over all trained tokens, as in TRL and torchtune. Packed and unpacked
+  rows give the same loss (tests/models/test_packing.py).
+  """
+
+  def __init__(self, causal_lm, **kwargs):
+    super().__init__(**kwargs)
+    self.causal_lm = causal_lm
+    self.perplexity = _TokenPerplexity(name="perplexity")
+
+  def call(self, features, training=None):
+    return packed_logits(self.causal_lm.backbone, features["token_ids"], features["segment_ids"],
+                         features["positions"], training=training)
+
+  def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    total, count = next_token_loss_terms(y_pred, x["token_ids"], x["segment_ids"], x["trained"])
+    self.perplexity.update_state(total, count)
+    replica = tf.distribute.get_replica_context()
+    global_count = replica.all_reduce("sum", count) if replica else count
+    # Not scaled by 1 / replicas as Keras' Loss objects do: the replicas' gradients are summed,
+    # so the sum of total / global_count over replicas is the global mean.
+    return total / tf.maximum(global_count, 1.0)
+
+
+class _TokenPerplexity(keras.metrics.Metric):
+  """exp(summed cross-entropy / trained tokens) since the last reset: the training perplexity."""
+
+  def __init__(self, name="perplexity", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+    self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+  def update_state(self, total, count):
+    self.total.assign_add(tf.cast(total, self.dtype))
+    self.count.assign_add(tf.cast(count, self.dtype))
+
+  def result(self):
+    return tf.exp(self.total / tf.maximum(self.count, 1.0))

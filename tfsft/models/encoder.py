@@ -48,11 +48,22 @@ class ModelFamily:
   save: Callable  # (TextEncoder, directory) -> None; architecture and vocabulary, not weights
   restore: Callable  # (ModelConfig, directory) -> TextEncoder with fresh weights
   default_learning_rate: float
-  # "encoder": a TextEncoder for task heads; "seq2seq": an EncoderDecoder that generates text.
+  # "encoder": a TextEncoder for task heads; "seq2seq": an EncoderDecoder that generates text;
+  # "causal_lm": a CausalLanguageModel (models/causal_lm.py).
   kind: str = "encoder"
   # Whether `preprocessor.tokenizer` is a WordPiece tokenizer with [CLS]/[SEP]/[PAD] ids, which
   # token-level tasks need to align word labels with pieces (models/word_pieces.py).
   word_pieces: bool = False
+  # (ModelConfig) -> None: refuses flags this family cannot use, with a UserError that says why.
+  check_flags: Callable = lambda config: None
+
+
+def refuse_init_checkpoint(config) -> None:
+  """For families trained from scratch: --init_checkpoint would be silently unused."""
+  if config.init_checkpoint:
+    from tfsft.errors import UserError
+    raise UserError(f"--init_checkpoint is for --model=bert or causal_lm; --model={config.model} "
+                    "trains from scratch (--pretrained_embeddings can start its embeddings)")
 
 
 def join_pair(text) -> tf.Tensor:

@@ -31,16 +31,13 @@ import numpy as np
 from absl import logging
 
 from tfsft.errors import UserError
+from tfsft.models import special_tokens
 
 SUPPORTED_ARCHITECTURE = "llama"
 # tokenizer.ggml.model "gpt2" is byte-level BPE, what keras-hub's BytePairTokenizer implements;
 # "llama" (SentencePiece) and the others are not.
 SUPPORTED_TOKENIZER_MODEL = "gpt2"
-# keras-hub 0.32's in-graph BPE swaps unsplittable token number i for the placeholder "Ĵ" + the
-# digits of i spelt A-J, and swaps them back in order, so number 1 ("ĴB") eats the start of
-# numbers 10-19 ("ĴBA", ...): with more than 10, some special tokens come out as plain text
-# inside tf.data and traced functions (README "Special tokens break inside tf.data").
-MAX_UNSPLITTABLE_TOKENS = 10
+MAX_UNSPLITTABLE_TOKENS = special_tokens.MAX_UNSPLITTABLE_TOKENS  # see models/special_tokens.py
 # This loader gives Llama3Backbone plain RoPE, so a file asking for scaled RoPE (linear, yarn,
 # Llama 3.1's rope_freqs) is refused rather than run wrongly.
 _NO_ROPE_SCALING = ("none",)
@@ -260,11 +257,10 @@ def _tokenizer(reader, path):
   # multi-digit tokens (README "Tokenizer").
   logging.info("GGUF tokenizer: %d tokens, pre-tokenizer '%s', unsplittable %s", len(tokens),
                _metadata(reader, path, "tokenizer.ggml.pre", "default"), unsplittable)
-  tokenizer = keras_hub.models.Llama3Tokenizer(
-      vocabulary={token: index for index, token in enumerate(tokens)},
-      merges=_metadata(reader, path, "tokenizer.ggml.merges"),
-      bos_token=tokens[ids.bos], eos_token=tokens[ids.eos],
-      misc_special_tokens=set(unsplittable), unsplittable_tokens=unsplittable)
+  tokenizer = special_tokens.llama3_tokenizer(
+      {token: index for index, token in enumerate(tokens)},
+      _metadata(reader, path, "tokenizer.ggml.merges"), tokens[ids.bos], tokens[ids.eos],
+      unsplittable)
   if ids.pad is not None:
     # Llama3Tokenizer hard-codes 0 and does not serialize it; padding masks make either harmless,
     # the file's own id is what llama.cpp and transformers pad with.
@@ -289,23 +285,12 @@ def _unsplittable_tokens(tokens: Sequence[str], token_types: Sequence[int], ids:
                          chat_template: Optional[str]) -> List[str]:
   """The control tokens text must keep whole: bos/eos/pad/unk/eot, then the chat template's.
 
-  Only these, never all control tokens: keras-hub's in-graph BPE mishandles more than 10 (see
-  MAX_UNSPLITTABLE_TOKENS); SmolLM2's 14 code tokens (<repo_name>, ...) then stay plain text, on
-  both the eager and the in-graph path.
+  Only these, never all control tokens (special_tokens.MAX_UNSPLITTABLE_TOKENS); SmolLM2's 14 code
+  tokens (<repo_name>, ...) then stay plain text, on both the eager and the in-graph path.
   """
   control = [token for token, kind in zip(tokens, token_types) if kind == gguf.TokenType.CONTROL]
   named = [tokens[index] for index in dataclasses.astuple(ids) if index is not None]
-  template = chat_template or ""
-  in_template = sorted((token for token in control if token in template), key=template.index)
-  chosen = list(dict.fromkeys(named + in_template))
-  if len(chosen) > MAX_UNSPLITTABLE_TOKENS:
-    logging.warning("GGUF has %d special tokens to keep whole; keras-hub handles %d in graphs, so "
-                    "%s will be split like text.", len(chosen), MAX_UNSPLITTABLE_TOKENS,
-                    chosen[MAX_UNSPLITTABLE_TOKENS:])
-    chosen = chosen[:MAX_UNSPLITTABLE_TOKENS]
-  # Longest first: keras-hub splits on them one after another, so a token that is a prefix of
-  # another (e.g. "<s>" and "<s>x") must come later or it would cut the longer one apart.
-  return sorted(chosen, key=len, reverse=True)
+  return special_tokens.tokens_to_keep_whole(named, control, chat_template)
 
 
 # --- Weights --------------------------------------------------------------------------------------

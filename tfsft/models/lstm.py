@@ -10,7 +10,8 @@ import keras
 import tensorflow as tf
 
 from tfsft.config import ModelConfig
-from tfsft.models.encoder import ModelFamily, TextEncoder, join_pair
+from tfsft.errors import UserError
+from tfsft.models.encoder import ModelFamily, TextEncoder, join_pair, refuse_init_checkpoint
 from tfsft.models.pretrained_embeddings import embedding_matrix
 
 FEATURES = ("token_ids",)
@@ -67,4 +68,12 @@ def _encoder(config, vectorizer, description, initial_embeddings=None):
                      description=f"LSTM from scratch, {description} ({vocabulary_size} tokens)")
 
 
-FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=1e-3)
+def check_flags(config: ModelConfig):
+  refuse_init_checkpoint(config)
+  if config.pretrained_target_embeddings:
+    raise UserError("--pretrained_target_embeddings is for --model=lstm_seq2seq (the decoder's "
+                    "Embedding layer)")
+
+
+FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=1e-3,
+                     check_flags=check_flags)

@@ -17,9 +17,10 @@ import tensorflow as tf
 
 from tfsft.config import ModelConfig
 from tfsft.models import seq2seq_decoding
-from tfsft.models.encoder import ModelFamily, TextEncoder
+from tfsft.errors import UserError
+from tfsft.models.encoder import ModelFamily, TextEncoder, refuse_init_checkpoint
 from tfsft.models.pretrained_embeddings import embedding_matrix
-from tfsft.models.seq2seq_network import LstmSeq2Seq
+from tfsft.models.seq2seq_network import ATTENTION, LstmSeq2Seq
 
 START, END = "[START]", "[END]"
 PAD_ID, UNKNOWN_ID, START_ID, END_ID = 0, 1, 2, 3
@@ -141,7 +142,14 @@ def _encoder(config, source_vectorizer, target_vectorizer, description, source_e
       beam_size=config.beam_size, max_decode_length=config.decode_length)
 
 
+def check_flags(config: ModelConfig):
+  refuse_init_checkpoint(config)
+  if config.attention not in ATTENTION:
+    raise UserError(f"unknown --attention={config.attention}: choose from {', '.join(ATTENTION)}")
+
+
 # 5e-3, not the classifier's 1e-3: on fra.txt (10 epochs, linear decay) 1e-3 stalled at validation
 # perplexity 22.7 while 5e-3 reached 10.7 (docs/benchmarks.md).
 FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=5e-3,
+                     check_flags=check_flags,
                      kind="seq2seq")

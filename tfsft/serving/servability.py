@@ -26,7 +26,9 @@ class UnloadableSavedModel(Exception):
 
 
 def check_servable(saved_model_dir: str, inputs: dict) -> dict:
-  """Runs the check in a fresh Python process; `inputs` maps string input names to lists of texts."""
+  """Runs the check in a fresh Python process; `inputs` maps input names to values: lists of
+  texts for string inputs, and values for any other input no `tokenize` output feeds (e.g. a
+  causal LM's `max_new_tokens`)."""
   with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
     json.dump(inputs, handle)
   try:
@@ -77,8 +79,10 @@ def _audit(saved_model_dir: str, inputs: dict) -> dict:
       signature = signatures[name]
       feed = {}
       for key, info in signature.inputs.items():
-        if info.dtype == tf.string.as_datatype_enum:
-          feed[info.name] = _examples(inputs) if key == "inputs" else inputs.get(key)
+        if key in inputs:  # texts, or a request setting such as max_new_tokens
+          feed[info.name] = inputs[key]
+        elif info.dtype == tf.string.as_datatype_enum:
+          feed[info.name] = _examples(inputs) if key == "inputs" else None
         else:
           feed[info.name] = outputs.get("tokenize", {}).get(key)
         if feed[info.name] is None:
@@ -115,7 +119,8 @@ def to_jsonable(value):
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--saved_model", required=True, help="a version directory, e.g. saved_models/imdb/1")
-  parser.add_argument("--inputs_file", help="JSON: input name -> list of strings")
+  parser.add_argument("--inputs_file", help="JSON: input name -> list of strings (or a value for "
+                      "a non-text input, e.g. max_new_tokens)")
   parser.add_argument("--text", action="append", help="a test text (repeatable)")
   args = parser.parse_args(argv)
   if not os.path.isfile(os.path.join(args.saved_model, "saved_model.pb")):
@@ -125,7 +130,10 @@ def main(argv=None):
     with open(args.inputs_file) as handle:
       inputs = json.load(handle)
   else:
-    inputs = {"text": args.text or ["This film was wonderful.", "A dull, tedious mess."]}
+    texts = args.text or ["This film was wonderful.", "A dull, tedious mess."]
+    # Causal LMs' signatures: a prompt, a completion to score, and one request's settings.
+    inputs = {"text": texts, "prompt": texts, "completion": texts, "max_new_tokens": 8,
+              "temperature": 0.0, "top_k": 0, "top_p": 1.0, "seed": 0}
   try:
     report = _audit(args.saved_model, inputs)
   except UnloadableSavedModel as error:

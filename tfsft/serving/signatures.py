@@ -18,19 +18,24 @@ clients send raw strings. Signatures:
 import keras
 import tensorflow as tf
 
-from tfsft.models.encoder import TextEncoder
-from tfsft.tasks.base import Task
 
-def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
-                  label_names) -> keras.export.ExportArchive:
+def build_archive(model: keras.Model, encoder, task, label_names) -> keras.export.ExportArchive:
+  """The task's endpoints (`Task.serving_endpoints`) on one archive."""
   archive = keras.export.ExportArchive()
-  # ExportArchive only tracks built layers; a preprocessor restored from a model_dir has not run yet.
-  encoder.preprocess(tf.constant(["build"]))
-  # Track the preprocessor (its lookup tables must travel with the graph) but not the model: the
-  # endpoints capture the model's tf.Variables themselves, and track(model) would add the Keras
-  # wrappers of the same weights, which TF saves a second time (keras-team/keras#23553: a 2x
-  # SavedModel and 2x weight memory in TF Serving).
-  archive.track(encoder.preprocessor)
+  # Track what the graph needs (lookup tables) but not the model: the endpoints capture the
+  # model's tf.Variables themselves, and track(model) would add the Keras wrappers of the same
+  # weights, which TF saves a second time (keras-team/keras#23553: a 2x SavedModel and 2x weight
+  # memory in TF Serving).
+  for trackable in task.serving_trackables(encoder):
+    archive.track(trackable)
+  for name, (function, input_signature) in task.serving_endpoints(model, encoder,
+                                                                  label_names).items():
+    archive.add_endpoint(name, function, input_signature=input_signature)
+  return archive
+
+
+def text_task_endpoints(model: keras.Model, encoder, task, label_names) -> dict:
+  """serving_default, tokenize and predict_token_ids of a task on a TextEncoder, + its extras."""
 
   def tokenize(*texts):
     return task.text_features(encoder, texts)
@@ -44,9 +49,6 @@ def build_archive(model: keras.Model, encoder: TextEncoder, task: Task,
     return task.predict(model, encoder, dict(zip(encoder.feature_names, features)), label_names)
 
   text_specs = [tf.TensorSpec([None], tf.string, name=name) for name in task.input_names]
-  archive.add_endpoint("serving_default", predict_text, input_signature=text_specs)
-  archive.add_endpoint("tokenize", tokenize, input_signature=text_specs)
-  archive.add_endpoint("predict_token_ids", predict_token_ids, input_signature=feature_specs)
-  for name, (function, input_signature) in task.extra_signatures(predict_text, label_names).items():
-    archive.add_endpoint(name, function, input_signature=input_signature)
-  return archive
+  return {"serving_default": (predict_text, text_specs), "tokenize": (tokenize, text_specs),
+          "predict_token_ids": (predict_token_ids, feature_specs),
+          **task.extra_signatures(predict_text, label_names)}

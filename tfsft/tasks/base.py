@@ -9,16 +9,19 @@ can sit on.
 import abc
 import dataclasses
 import functools
-from typing import Dict, Sequence
+import math
+from typing import Callable, Dict, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfsft.config import DataConfig, ModelConfig
+from tfsft.config import DataConfig, ModelConfig, TrainConfig
 from tfsft.data import pipeline
 from tfsft.data.splits import LabeledTextSplits
+from tfsft.errors import UserError
 from tfsft.models.encoder import TextEncoder
+from tfsft.serving import signatures
 
 
 @dataclasses.dataclass
@@ -34,6 +37,14 @@ class EvaluationSplit:
     """The raw single-text inputs in dataset order, read once on first use (translation's
     sources)."""
     return pipeline.column_of(self.examples, 0)
+
+
+@dataclasses.dataclass
+class TrainingBatches:
+  """The training stream: `dataset(seed)` is endless and shuffled by `seed`; one pass over the
+  training examples is `steps_per_pass` of its batches (what the step plan counts)."""
+  dataset: Callable[..., tf.data.Dataset]
+  steps_per_pass: int
 
 
 class Task(abc.ABC):
@@ -63,6 +74,33 @@ class Task(abc.ABC):
   def model_inputs(self, encoder: TextEncoder, text: tf.Tensor, target: tf.Tensor):
     """A batch of raw (text, target) -> (features, targets) for `fit`; runs in tf.data."""
     return encoder.preprocess(text), target
+
+  def training_batches(self, encoder, examples: tf.data.Dataset, count: int,
+                       config: TrainConfig) -> TrainingBatches:
+    """Raw training examples (`count` of them) -> batches for `fit`: tokenized in tf.data by
+    `model_inputs`, a fixed --batch_size each."""
+    batch_size = config.runtime.batch_size
+    if count < batch_size:
+      raise UserError(f"only {count} training examples for --batch_size={batch_size}: lower "
+                      "--batch_size or add data")
+    to_model_inputs = lambda text, target: self.model_inputs(encoder, text, target)
+    return TrainingBatches(
+        lambda seed: pipeline.training_dataset(examples, to_model_inputs, batch_size, seed),
+        steps_per_pass=count // batch_size)
+
+  def evaluation_split(self, encoder, examples: tf.data.Dataset, count: int,
+                       config: TrainConfig) -> EvaluationSplit:
+    """One evaluation split, tokenized once; `evaluate` scores models on it."""
+    batch_size = config.runtime.batch_size
+    to_model_inputs = lambda text, target: self.model_inputs(encoder, text, target)
+    return EvaluationSplit(examples,
+                           pipeline.evaluation_dataset(examples, to_model_inputs, batch_size),
+                           targets=pipeline.column_of(examples, 1),
+                           steps=math.ceil(count / batch_size))
+
+  def warmup_inputs(self, validation: tf.data.Dataset) -> Dict[str, list]:
+    """A few real serving inputs by name, for the SavedModel's warmup requests."""
+    return pipeline.named_inputs(validation.take(4), self.input_names)
 
   @abc.abstractmethod
   def build_model(self, encoder: TextEncoder, config: ModelConfig,
@@ -101,6 +139,17 @@ class Task(abc.ABC):
               label_names) -> Dict[str, tf.Tensor]:
     """Features -> the named tensors that `predict_token_ids` (and, unless `predict_text` says
     otherwise, `serving_default`) returns; traced into the SavedModel."""
+
+  def serving_trackables(self, encoder) -> list:
+    """What the SavedModel must hold besides the variables its endpoints capture (lookup tables)."""
+    # A preprocessor restored from a model_dir has not run yet, and ExportArchive tracks built
+    # layers only.
+    encoder.preprocess(tf.constant(["build"]))
+    return [encoder.preprocessor]
+
+  def serving_endpoints(self, model: keras.Model, encoder, label_names) -> Dict:
+    """The SavedModel's signatures: name -> (function, input_signature)."""
+    return signatures.text_task_endpoints(model, encoder, self, label_names)
 
   def extra_signatures(self, predict_text, label_names) -> Dict:
     """More serving signatures: name -> (function, input_signature). `predict_text` maps the
