@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import assert_ok, run_cli
-from tfsft import predict
+from tfsft import output_locations, predict
 from tfsft.errors import UserError
 from tfsft.model_dir import load_trained_model
 from tfsft.serving import servability
@@ -197,9 +197,9 @@ def test_predict_refuses_bad_inputs_before_loading_the_model(tmp_path):
     with pytest.raises(UserError, match=f"--batch_size={size} must be at least 1"):
       predict.predict("/no/such/1", predict.read_inputs(str(texts)), batch_size=size)
   with pytest.raises(UserError, match="folder .*missing does not exist: create it"):
-    predict.check_output_file(str(tmp_path / "missing" / "out.jsonl"))
+    output_locations.check_output_file(str(tmp_path / "missing" / "out.jsonl"))
   with pytest.raises(UserError, match="is a folder: pass a file path"):
-    predict.check_output_file(str(tmp_path))
+    output_locations.check_output_file(str(tmp_path))
 
 
 def test_predict_answers_every_input_line_blank_ones_with_empty_rows(finished_run, tmp_path):

@@ -28,3 +28,14 @@ def check_writable_directory(path: str, flag: str):
   except OSError as error:
     raise UserError(f"{flag}={path} is not writable ({error.strerror} in {existing}): choose a "
                     "folder you can write to") from None
+
+
+def check_output_file(path: str):
+  """A missing folder is refused rather than created: a mistyped path should fail, not leave new
+  folders behind."""
+  folder = os.path.dirname(os.path.abspath(path))
+  if os.path.isdir(path):
+    raise UserError(f"--output_file={path} is a folder: pass a file path")
+  if not os.path.isdir(folder):
+    raise UserError(f"--output_file={path}: folder {folder} does not exist: create it, or pass a "
+                    "path in an existing folder")

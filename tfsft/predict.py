@@ -16,6 +16,7 @@ import os
 from absl import app, flags
 
 from tfsft.errors import UserError, exit_on_user_error
+from tfsft.output_locations import check_output_file
 from tfsft.serving.servability import to_jsonable
 
 flags.DEFINE_string("saved_model", None, "A SavedModel version directory, e.g. saved_models/imdb/1.")
@@ -137,17 +138,6 @@ def _readable(result: dict) -> dict:
     result["words"] = [word for word in words if word]
     result["tags"] = result["tags"][:len(result["words"])]
   return result
-
-
-def check_output_file(path: str):
-  """A missing folder is refused rather than created: a mistyped path should fail, not leave new
-  folders behind."""
-  folder = os.path.dirname(os.path.abspath(path))
-  if os.path.isdir(path):
-    raise UserError(f"--output_file={path} is a folder: pass a file path")
-  if not os.path.isdir(folder):
-    raise UserError(f"--output_file={path}: folder {folder} does not exist: create it, or pass a "
-                    "path in an existing folder")
 
 
 @exit_on_user_error

@@ -64,13 +64,19 @@ class TextGenerator(tf.Module):
 
   def prompt_token_ids(self, rendered: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
     """Rendered prompts tf.string [batch] -> (token_ids, padding_mask) int32 [batch, longest]."""
-    ids = tf.cast(self.tokenizer(rendered), tf.int32)
+    ids = self._token_ids(rendered)
     if self._start_token_id is not None:
       start = tf.fill([ids.nrows(), 1], tf.constant(self._start_token_id, tf.int32))
       ids = tf.concat([start, ids], axis=1)
     ids = ids[:, -self.max_prompt_tokens:]
     return ids.to_tensor(self.model.pad_token_id), tf.sequence_mask(ids.row_lengths(),
                                                                     dtype=tf.int32)
+
+  def _token_ids(self, texts: tf.Tensor) -> tf.RaggedTensor:
+    ids = self.tokenizer(texts)
+    if isinstance(ids, list):  # keras-hub's eager BPE answers Python lists
+      ids = tf.ragged.constant(ids, tf.int32, ragged_rank=1)
+    return tf.cast(ids, tf.int32)
 
   def generate_token_ids(self, token_ids, padding_mask, settings=None, seed=None) -> dict:
     return decode(self.causal_lm, token_ids, padding_mask, settings or self.settings, seed=seed)
@@ -111,7 +117,7 @@ class TextGenerator(tf.Module):
     completion's tokens of log p(token | everything before), and how many tokens that is."""
     prompt_ids, prompt_mask = self.prompt_token_ids(self.formatted(prompts))
     prompt_lengths = tf.reduce_sum(prompt_mask, axis=1)
-    completion_ids = tf.cast(self.tokenizer(completions), tf.int32)
+    completion_ids = self._token_ids(completions)
     prompt_ragged = tf.RaggedTensor.from_tensor(prompt_ids, lengths=prompt_lengths)
     both = tf.concat([prompt_ragged, completion_ids], axis=1)
     token_ids = both.to_tensor(self.model.pad_token_id)

@@ -28,6 +28,7 @@ from tfsft.models import causal_lm_checkpoints, special_tokens
 from tfsft.models.encoder import ModelFamily, read_json, write_json
 
 FALLBACK_TEMPLATE = "alpaca"  # for checkpoints without a chat template (base models)
+_PROMPT_TOKENS = 512  # prompt tokens kept when no --max_seq_length says otherwise
 _RECORD, _BACKBONE, _TOKENIZER, _LLAMA3_TOKENIZER = ("causal_lm.json", "backbone.json",
                                                      "tokenizer.json", "llama3_tokenizer.json")
 
@@ -138,6 +139,9 @@ def _resolve_template(flag, parts) -> chat_template.ChatTemplate:
 def _model(backbone, tokenizer, template, tokens, add_bos_token, stop_token_ids, context_length,
            config: ModelConfig, description) -> CausalLanguageModel:
   positions = getattr(backbone, "max_sequence_length", None) or context_length
+  if config.max_seq_length is None:  # generation only (tfsft.generate): as much as fits
+    config = dataclasses.replace(config, max_seq_length=min(positions or _PROMPT_TOKENS,
+                                                            _PROMPT_TOKENS))
   if positions and config.max_seq_length > positions:
     raise UserError(f"--max_seq_length={config.max_seq_length} is longer than the "
                     f"{positions} positions this model has: lower --max_seq_length")
