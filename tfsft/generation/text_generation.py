@@ -92,6 +92,9 @@ class TextGenerator(tf.Module):
     is_stop = tf.reduce_any(tf.equal(ids[..., tf.newaxis], stops), axis=-1)
     text_ids = tf.ragged.boolean_mask(ids, tf.logical_and(real, tf.logical_not(is_stop)))
     flat = self.tokenizer.detokenize(text_ids.merge_dims(0, 1))
+    # Byte-level BPE can stop inside a character (max_new_tokens): U+FFFD instead of invalid
+    # UTF-8, which JSON clients (TF Serving's REST API) cannot take.
+    flat = tf.strings.unicode_transcode(flat, "UTF-8", "UTF-8", errors="replace")
     text = truncate_at_stop_strings(flat, self.stop_strings)
     completion = tf.reshape(text, [-1, settings.num_return_sequences])
     return {"completion": completion, "token_ids": ids, "padding_mask": tf.cast(real, tf.int32)}
