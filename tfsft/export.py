@@ -2,9 +2,13 @@
 
   python -m tfsft.export --model_dir=runs/imdb [--export_dir=saved_models/imdb]
   python -m tfsft.export --model_dir=runs/fra --beam_size=1   # translation, greedy decoding
+  python -m tfsft.export --model_dir=runs/chat --max_new_tokens=256   # a causal LM's decoding
+  python -m tfsft.export --model_dir=runs/chat --format=hf --export_dir=exports/chat_hf
+      # a causal LM as a Hugging Face directory (transformers, vLLM, llama.cpp's converter, ...)
 """
 
 import dataclasses
+import os
 
 from absl import app, flags, logging
 
@@ -16,7 +20,18 @@ flags.DEFINE_integer("beam_size", None, "lstm_seq2seq: beams in the exported dec
                      "Default: the training run's.")
 flags.DEFINE_integer("max_decode_length", None,
                      "lstm_seq2seq: most tokens per translation. Default: the training run's.")
+flags.DEFINE_integer("max_new_tokens", None, "causal_lm: most tokens per answer in serving_default "
+                     "(the generate signature takes its own). Default: the training run's.")
+flags.DEFINE_float("temperature", None, "causal_lm: serving_default's sampling temperature (0: "
+                   "greedy). Default: the training run's.")
+flags.DEFINE_integer("top_k", None, "causal_lm: serving_default's top-k. Default: the run's.")
+flags.DEFINE_float("top_p", None, "causal_lm: serving_default's top-p. Default: the run's.")
+flags.DEFINE_enum("format", "saved_model", ("saved_model", "hf"),
+                  "saved_model: a versioned SavedModel for TF Serving; hf: a causal LM as a "
+                  "Hugging Face directory (--export_dir, default <model_dir>/hugging_face).")
 FLAGS = flags.FLAGS
+_DECODING_FLAGS = ("beam_size", "max_decode_length", "max_new_tokens", "temperature", "top_k",
+                   "top_p")
 
 
 @exit_on_user_error
@@ -24,17 +39,29 @@ def main(argv):
   del argv
   from tfsft.model_dir import load_trained_model
   from tfsft.serving.export import export_for_serving, export_record, export_root
-  decoding = {name: value for name, value in (("beam_size", FLAGS.beam_size),
-                                              ("max_decode_length", FLAGS.max_decode_length))
-              if value is not None}
+  decoding = {name: FLAGS[name].value for name in _DECODING_FLAGS if FLAGS[name].value is not None}
   trained = load_trained_model(FLAGS.model_dir, decoding)
   logging.info("Exporting %s.", trained.checkpoint)
+  if FLAGS.format == "hf":
+    print(_hugging_face(trained, FLAGS.export_dir or os.path.join(FLAGS.model_dir, "hugging_face")))
+    return
   # The base path is this command's --export_dir (default saved_models/<task>), not the run's.
   config = dataclasses.replace(trained.config, runtime=dataclasses.replace(
       trained.config.runtime, export_dir=FLAGS.export_dir))
   print(export_for_serving(trained.model, trained.encoder, trained.task, trained.label_names,
                            export_root(config), trained.warmup_inputs,
                            export_record(FLAGS.model_dir, trained.checkpoint, config.model)))
+
+
+def _hugging_face(trained, directory: str) -> str:
+  from tfsft.errors import UserError
+  from tfsft.models import causal_lm
+  from tfsft.output_locations import check_writable_directory
+  if trained.config.model.model != "causal_lm":
+    raise UserError(f"--format=hf writes causal LMs; {FLAGS.model_dir} holds a "
+                    f"--model={trained.config.model.model} run: export it as a SavedModel")
+  check_writable_directory(directory, "--export_dir")
+  return causal_lm.write_hugging_face(trained.encoder, directory)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from tfsft.config import TrainConfig
+from tfsft.config import TrainConfig, check_ranges
 from tfsft.errors import UserError
 
 RUN_FILE = "tfsft_run.json"
@@ -81,16 +81,18 @@ class TrainedModel(NamedTuple):
 
 def load_trained_model(path: str, decoding=None) -> TrainedModel:
   """Rebuilds a trained model from a model_dir's latest checkpoint. `decoding` overrides the run's
-  decoding settings (ModelConfig.DECODING: beam_size, max_decode_length)."""
+  decoding settings (ModelConfig.DECODING: beam_size, max_new_tokens, ...), each checked against
+  its declared range."""
   from tfsft.models import MODELS  # imported here: keeps `tfsft.model_dir` light for tests
   from tfsft.tasks import TASKS
   model_dir = ModelDir(path)
   config, label_names, warmup_inputs = model_dir.read_run()
   if decoding:
-    for name, value in decoding.items():
-      if value < 1:
-        raise UserError(f"--{name}={value} must be at least 1")
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, **decoding))
+    out_of_range = check_ranges(config)
+    if out_of_range:
+      raise UserError(out_of_range)
+    MODELS.get(config.model.model).check_flags(config.model)
   checkpoint_path = model_dir.latest_checkpoint()
   if checkpoint_path is None:
     raise UserError(f"{model_dir.checkpoint_dir} has no checkpoint: train first with tfsft.train")

@@ -16,7 +16,7 @@ they matter the read-back passes the value explicitly, or the weights are made e
 import io
 import json
 import os
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple
 
 import keras
 import keras_hub
@@ -32,7 +32,10 @@ from conftest import shared_path
 from tfsft.errors import UserError
 from tfsft.models.hugging_face_export import write_hugging_face_directory
 
-LAYERS, HIDDEN, HEADS, KV_HEADS, HEAD_DIM = 2, 16, 4, 2, 4
+LAYERS, HIDDEN, HEADS, KV_HEADS = 2, 16, 4, 2
+# Gemma and Mistral take head_dim as a setting: heads * head_dim = 32 != hidden, the case that
+# keras-hub's Gemma writer gets wrong and its Mistral config leaves out. Llama, Qwen: hidden / heads.
+HEAD_DIM = 8
 # Not 4 * HIDDEN on purpose: keras-hub's GPT-2 reader ignores n_inner (module docstring).
 INTERMEDIATE = 32
 # Far from the defaults, so that a wrong rms_norm_eps or rope_theta in config.json changes logits.
@@ -51,6 +54,7 @@ GEMMA_TEMPLATE = ("{% for message in messages %}{{ '<start_of_turn>' + message['
 MISTRAL_TEMPLATE = ("{% for message in messages %}{% if message['role'] == 'user' %}"
                     "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}"
                     "{{ ' ' + message['content'] }}{% endif %}{% endfor %}")
+CHATML_TEXT = "<|im_start|>user\nHello<|im_end|>\n<|endoftext|>"
 CONVERSATION = [{"role": "user", "content": "What is the capital of France?"},
                 {"role": "assistant", "content": "Paris"}]
 TOKEN_IDS = np.array([[1, 20, 30, 40, 50, 60, 70, 80], [1, 5, 200, 7, 2, 0, 0, 0]])
@@ -154,11 +158,11 @@ def mistral_backbone(vocabulary_size):
   return keras_hub.models.MistralBackbone(
       vocabulary_size=vocabulary_size, num_layers=LAYERS, num_query_heads=HEADS,
       num_key_value_heads=KV_HEADS, hidden_dim=HIDDEN, intermediate_dim=INTERMEDIATE,
-      rope_max_wavelength=ROPE_THETA, layer_norm_epsilon=EPSILON)
+      rope_max_wavelength=ROPE_THETA, layer_norm_epsilon=EPSILON, head_dim=HEAD_DIM)
 
 
 def gemma_backbone(vocabulary_size):
-  # heads * head_dim != hidden and 2 key-value heads: where keras-hub's own Gemma map goes wrong.
+  # 2 key-value heads and heads * head_dim != hidden: where keras-hub's own Gemma map goes wrong.
   return keras_hub.models.GemmaBackbone(
       vocabulary_size=vocabulary_size, num_layers=LAYERS, num_query_heads=HEADS,
       num_key_value_heads=KV_HEADS, hidden_dim=HIDDEN, intermediate_dim=2 * INTERMEDIATE,
@@ -170,14 +174,23 @@ class Family(NamedTuple):
   backbone: Callable  # vocabulary size -> backbone
   tokenizer: Callable  # () -> keras-hub tokenizer
   model_type: str
-  architecture: str
-  # What keras-hub's reader needs told (it ignores the value in config.json).
-  read_back_kwargs: dict
-  options: dict  # write_hugging_face_directory keyword arguments
-  tensor_names: Callable  # layer index -> transformers' names in one block
-  top_names: tuple  # transformers' names outside the blocks
+  architecture: str  # the transformers class config.json must name
+  block_names: Callable  # layer index -> transformers' tensor names in that block
+  top_names: tuple  # transformers' tensor names outside the blocks
+  options: dict = {}  # write_hugging_face_directory keyword arguments
+  # What keras-hub's reader must be told because it ignores config.json's value (module
+  # docstring of hugging_face_export.py): GPT-2's n_inner, Llama's and Gemma's rms_norm_eps.
+  read_back_kwargs: dict = {}
+  # keras-hub's Mistral reader casts every tensor to float16: weights that are float16 values
+  # already come back exactly.
   float16_exact: bool = False
-  chat_template: Optional[str] = None
+  # Texts with the tokens the keras-hub tokenizer keeps whole (byte-level BPE only: SentencePiece
+  # reads "<bos>" in text as characters, transformers as the token).
+  special_texts: tuple = ()
+  # keras-hub's generic Tokenizer.from_preset picks MistralTokenizer or MistralTekkenTokenizer at
+  # random for a Mistral directory (preset_utils.list_subclasses iterates a set of classes, whose
+  # order follows memory addresses); the Tekken one then has no vocabulary.
+  keras_hub_tokenizer: type = keras_hub.models.Tokenizer
 
 
 def llama_block(index):
@@ -197,28 +210,30 @@ def gpt2_block(index):
           for kind in ("weight", "bias")]
 
 
+CHATML_SPECIAL_TOKENS = {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>",
+                         "pad_token": "<|endoftext|>"}
+LLAMA_TOP_NAMES = ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight")
+TIED_TOP_NAMES = ("model.embed_tokens.weight", "model.norm.weight")
 FAMILIES = [
-    Family("gpt2", gpt2_backbone, gpt2_tokenizer, "gpt2", "GPT2LMHeadModel",
-           {"intermediate_dim": INTERMEDIATE}, {}, gpt2_block,
+    Family("gpt2", gpt2_backbone, gpt2_tokenizer, "gpt2", "GPT2LMHeadModel", gpt2_block,
            ("transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight",
-            "transformer.ln_f.bias")),
+            "transformer.ln_f.bias"),
+           read_back_kwargs={"intermediate_dim": INTERMEDIATE},
+           special_texts=("Hello world<|endoftext|>",)),
     Family("llama3", llama3_backbone, chatml_llama3_tokenizer, "llama", "LlamaForCausalLM",
-           {"layer_norm_epsilon": EPSILON}, {"chat_template": CHATML}, llama_block,
-           ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"),
-           chat_template=CHATML),
-    Family("qwen", qwen_backbone, chatml_qwen_tokenizer, "qwen2", "Qwen2ForCausalLM", {},
-           {"chat_template": CHATML, "special_tokens": {
-               "bos_token": "<|im_start|>", "eos_token": "<|im_end|>",
-               "pad_token": "<|endoftext|>"}},
-           qwen_block, ("model.embed_tokens.weight", "model.norm.weight"), chat_template=CHATML),
-    Family("mistral", mistral_backbone, mistral_tokenizer, "mistral", "MistralForCausalLM", {},
-           {"chat_template": MISTRAL_TEMPLATE, "add_bos_token": True}, llama_block,
-           ("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"),
-           float16_exact=True, chat_template=MISTRAL_TEMPLATE),
-    Family("gemma", gemma_backbone, gemma_tokenizer, "gemma", "GemmaForCausalLM",
-           {"layer_norm_epsilon": EPSILON},
-           {"chat_template": GEMMA_TEMPLATE, "add_bos_token": True}, llama_block,
-           ("model.embed_tokens.weight", "model.norm.weight"), chat_template=GEMMA_TEMPLATE),
+           llama_block, LLAMA_TOP_NAMES, options={"chat_template": CHATML},
+           read_back_kwargs={"layer_norm_epsilon": EPSILON}, special_texts=(CHATML_TEXT,)),
+    Family("qwen", qwen_backbone, chatml_qwen_tokenizer, "qwen2", "Qwen2ForCausalLM", qwen_block,
+           TIED_TOP_NAMES,
+           options={"chat_template": CHATML, "special_tokens": CHATML_SPECIAL_TOKENS},
+           special_texts=(CHATML_TEXT,)),
+    Family("mistral", mistral_backbone, mistral_tokenizer, "mistral", "MistralForCausalLM",
+           llama_block, LLAMA_TOP_NAMES,
+           options={"chat_template": MISTRAL_TEMPLATE, "add_bos_token": True},
+           float16_exact=True, keras_hub_tokenizer=keras_hub.models.MistralTokenizer),
+    Family("gemma", gemma_backbone, gemma_tokenizer, "gemma", "GemmaForCausalLM", llama_block,
+           TIED_TOP_NAMES, options={"chat_template": GEMMA_TEMPLATE, "add_bos_token": True},
+           read_back_kwargs={"layer_norm_epsilon": EPSILON}),
 ]
 
 
@@ -254,6 +269,10 @@ def keras_hub_ids(tokenizer, text):
   return np.asarray(tokenizer(text)).tolist()
 
 
+def expected_head_dim(family):
+  return HEAD_DIM if family.name in ("gemma", "mistral") else HIDDEN // HEADS
+
+
 def expected_hugging_face_ids(exported, text):
   """transformers prepends bos exactly when the directory says add_bos_token."""
   ids = keras_hub_ids(exported.tokenizer, text)
@@ -271,8 +290,9 @@ def test_keras_hub_reads_back_the_same_model(exported):
   assert isinstance(backbone, type(exported.backbone))
   # Same float32 weights through the same keras-hub layers: equal to rounding (measured: 0.0).
   np.testing.assert_allclose(logits(backbone), logits(exported.backbone), rtol=0, atol=1e-5)
-  tokenizer = keras_hub.models.Tokenizer.from_preset(exported.directory)
-  for text in TEXTS:
+  tokenizer = exported.family.keras_hub_tokenizer.from_preset(exported.directory)
+  assert isinstance(tokenizer, type(exported.tokenizer))
+  for text in TEXTS + list(exported.family.special_texts):
     assert keras_hub_ids(tokenizer, text) == keras_hub_ids(exported.tokenizer, text), text
 
 
@@ -280,11 +300,11 @@ def test_safetensors_has_transformers_names_and_shapes(exported):
   family, backbone = exported.family, exported.backbone
   path = os.path.join(exported.directory, "model.safetensors")
   with safetensors.safe_open(path, framework="np") as handle:
-    assert handle.metadata() == {"format": "pt"}  # transformers refuses the file without it
+    assert handle.metadata() == {"format": "pt"}  # transformers' loader checks it
     names = set(handle.keys())
   expected = set(family.top_names)
   for index in range(LAYERS):
-    expected.update(family.tensor_names(index))
+    expected.update(family.block_names(index))
   # keras-hub's reader finds tensors by suffix, so a wrong prefix would pass the test above.
   assert names == expected
   weights = safetensors.numpy.load_file(path)
@@ -294,7 +314,7 @@ def test_safetensors_has_transformers_names_and_shapes(exported):
     assert weights["transformer.h.0.mlp.c_fc.weight"].shape == (HIDDEN, INTERMEDIATE)
     assert weights["transformer.wte.weight"].shape == (vocabulary, HIDDEN)
   else:  # torch Linear layout (out, in)
-    head_dim = HEAD_DIM if family.name == "gemma" else HIDDEN // HEADS
+    head_dim = expected_head_dim(family)
     layer = "model.layers.0."
     assert weights[layer + "self_attn.q_proj.weight"].shape == (HEADS * head_dim, HIDDEN)
     assert weights[layer + "self_attn.k_proj.weight"].shape == (KV_HEADS * head_dim, HIDDEN)
@@ -319,6 +339,8 @@ def test_transformers_reads_the_config(exported):
     assert (config.hidden_size, config.num_attention_heads, config.num_key_value_heads) == (
         HIDDEN, HEADS, KV_HEADS)
     assert config.intermediate_size == INTERMEDIATE
+    if family.name != "qwen":  # Qwen2Config derives it and leaves the attribute None
+      assert config.head_dim == expected_head_dim(family)
     assert config.rms_norm_eps == pytest.approx(EPSILON)
     if family.name != "gemma":  # GemmaBackbone hard-codes 10,000
       assert config.rope_parameters["rope_theta"] == pytest.approx(ROPE_THETA)
@@ -339,13 +361,16 @@ def test_transformers_tokenizer_gives_the_keras_hub_ids(exported):
   for text in TEXTS:
     assert tokenizer(text)["input_ids"] == expected_hugging_face_ids(exported, text), text
     assert tokenizer.decode(tokenizer(text)["input_ids"], skip_special_tokens=True) == text
+  for text in exported.family.special_texts:
+    assert tokenizer(text)["input_ids"] == expected_hugging_face_ids(exported, text), text
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
   expected_eos = exported.family.options.get("special_tokens", {}).get(
       "eos_token", exported.tokenizer.end_token)
   assert tokenizer.eos_token == expected_eos
 
 
 def test_chat_template_is_written_and_renders_in_transformers(exported):
-  template = exported.family.chat_template
+  template = exported.family.options.get("chat_template")
   tokenizer_config = read_json(exported.directory, "tokenizer_config.json")
   assert tokenizer_config.get("chat_template") == template
   if template is None:
@@ -353,6 +378,9 @@ def test_chat_template_is_written_and_renders_in_transformers(exported):
   tokenizer = transformers.AutoTokenizer.from_pretrained(exported.directory)
   rendered = tokenizer.apply_chat_template(CONVERSATION, tokenize=False)
   assert "What is the capital of France?" in rendered and "Paris" in rendered
+  if template == CHATML:
+    assert rendered == ("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
+                        "<|im_start|>assistant\nParis<|im_end|>\n")
   # The template's own special tokens stay whole on both sides (ChatML: <|im_start|> is id 1).
   ids = tokenizer.apply_chat_template(CONVERSATION, tokenize=True, return_dict=True)["input_ids"]
   assert ids == keras_hub_ids(exported.tokenizer, rendered)
@@ -439,6 +467,22 @@ def test_lora_adapters_are_merged_into_the_written_weights(tmp_path):
   np.testing.assert_allclose(logits(read_back), adapted, rtol=0, atol=1e-5)
 
 
+def test_bfloat16_weights_are_written_as_bfloat16(tmp_path):
+  tokenizer = chatml_llama3_tokenizer()
+  backbone = llama3_backbone(tokenizer.vocabulary_size())
+  bfloat16 = keras_hub.models.Llama3Backbone.from_config(
+      {**backbone.get_config(), "dtype": "bfloat16"})
+  randomized(bfloat16)
+  write_hugging_face_directory(bfloat16, tokenizer, str(tmp_path))
+  with safetensors.safe_open(str(tmp_path / "model.safetensors"), framework="np") as handle:
+    assert handle.get_tensor("model.embed_tokens.weight").dtype == "bfloat16"
+  assert read_json(str(tmp_path), "config.json")["dtype"] == "bfloat16"
+  read_back = keras_hub.models.Backbone.from_preset(str(tmp_path), dtype="bfloat16",
+                                                    layer_norm_epsilon=EPSILON)
+  np.testing.assert_array_equal(logits(read_back).astype("float32"),
+                                logits(bfloat16).astype("float32"))
+
+
 # --- Tokenizer details ----------------------------------------------------------------------------
 
 
@@ -510,6 +554,12 @@ def test_an_unsupported_architecture_is_a_user_error(tmp_path):
   assert not os.listdir(tmp_path)  # refused before anything is written
 
 
+def _quantized(backbone):
+  # One layer is enough, and backbone.quantize("int8") takes 10 s of tracing.
+  backbone.get_layer("transformer_layer_0")._feedforward_gate_dense.quantize("int8")
+  return backbone
+
+
 def _gemma2_backbone():
   return keras_hub.models.GemmaBackbone(
       vocabulary_size=gemma_tokenizer().vocabulary_size(), num_layers=1, num_query_heads=2,
@@ -536,10 +586,13 @@ def _gemma2_backbone():
      "add_bos_token=True but QwenTokenizer has no start token"),
     (lambda: (llama3_backbone(300), chatml_llama3_tokenizer()),
      {"chat_template": "{% for message in messages %}"}, "chat_template is not valid Jinja"),
+    (lambda: (_quantized(llama3_backbone(300)), chatml_llama3_tokenizer()), {},
+     "the backbone is quantized .* is int8"),
 ], ids=["tokenizer", "gemma2", "vocabulary", "special", "sentencepiece-special", "name", "bos",
-        "jinja"])
+        "jinja", "quantized"])
 def test_what_cannot_be_written_is_a_one_line_user_error(tmp_path, make, options, message):
   backbone, tokenizer = make()
   with pytest.raises(UserError, match=message) as error:
     write_hugging_face_directory(backbone, tokenizer, str(tmp_path), **options)
   assert "\n" not in str(error.value)
+  assert not os.listdir(tmp_path)  # refused before anything is written

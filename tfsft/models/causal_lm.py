@@ -183,5 +183,13 @@ def _id_of(tokenizer, token: Optional[str]) -> Optional[int]:
     return None
 
 
+def write_hugging_face(model: CausalLanguageModel, directory: str) -> str:
+  """The model (weights, tokenizer, special tokens, chat template) as a Hugging Face directory."""
+  from tfsft.models.hugging_face_export import write_hugging_face_directory
+  return write_hugging_face_directory(
+      model.backbone, model.tokenizer, directory, chat_template=model.template.template,
+      special_tokens=model.special_tokens, add_bos_token=model.start_token_id is not None)
+
+
 FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=2e-5,
                      kind="causal_lm", check_flags=check_flags)

@@ -30,7 +30,7 @@ DEFAULT_PRESET = "gpt2_base_en"
 _LOCAL_ALTERNATIVE = ("pass --init_checkpoint=<a .gguf file, or a local Hugging Face or keras-hub "
                       "directory>")
 # Hugging Face model types whose keras-hub converter drops rms_norm_eps (it keeps its own default).
-_EPSILON_NOT_READ = ("llama",)
+_EPSILON_NOT_READ = ("llama", "gemma")
 _SMALL_FILES = ("*.json", "*.jinja", "*.txt", "*.model")  # what templates and tokens are read from
 
 
@@ -85,7 +85,7 @@ def _from_gguf(path: str, dtype) -> CheckpointParts:
                       if index is not None},
       stop_token_ids=ids.stop_token_ids, add_bos_token=model.add_bos_token, template_dir=None,
       gguf_template=model.chat_template, context_length=model.context_length,
-      description=f"GGUF file {model.description}")
+      description=model.description)
 
 
 def _from_hugging_face(directory: str, name: str, dtype, description: str) -> CheckpointParts:
@@ -93,6 +93,8 @@ def _from_hugging_face(directory: str, name: str, dtype, description: str) -> Ch
   overrides = {}
   if config.get("model_type") in _EPSILON_NOT_READ and "rms_norm_eps" in config:
     overrides["layer_norm_epsilon"] = config["rms_norm_eps"]
+  if config.get("model_type") == "gpt2" and config.get("n_inner"):
+    overrides["intermediate_dim"] = config["n_inner"]  # keras-hub assumes 4 * n_embd
   if dtype:
     overrides["dtype"] = dtype
   preset = name if name.startswith(HUGGING_FACE_HUB) else directory

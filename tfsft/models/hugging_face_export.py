@@ -1,8 +1,8 @@
 """keras-hub decoder-only causal LMs written out as Hugging Face (transformers) model directories.
 
 `write_hugging_face_directory(backbone, tokenizer, directory)` writes what transformers'
-`AutoConfig` / `AutoModelForCausalLM` / `AutoTokenizer` read, and with them keras-hub's own Hugging
-Face loader, vLLM, TGI and llama.cpp's `convert_hf_to_gguf.py`:
+`AutoConfig` / `AutoModelForCausalLM` / `AutoTokenizer` and keras-hub's own Hugging Face loader read
+(the standard layout that vLLM, TGI and llama.cpp's convert_hf_to_gguf.py take too; not run here):
 
   config.json             `architectures`, `model_type`, every size, token ids, `dtype`
   model.safetensors       transformers' tensor names, header metadata {"format": "pt"}
@@ -18,27 +18,37 @@ is written as trained; LoRA adapters come out merged, because Keras' `Dense.kern
 keras-hub 0.32 has an exporter (`CausalLM.export_to_transformers`, keras_hub/src/utils/transformers/
 export/). Its weight maps are reused where writing and reading back through keras-hub's own Hugging
 Face loader gives identical logits (GPT-2, Llama 3, Mistral, Qwen). Where it is wrong this module
-does its own (tests/models/test_hugging_face_export.py checks each point):
+does its own (tests/models/test_hugging_face_export.py checks the result of each):
   * config.json: GPT-2's, Qwen's and Gemma's lack `architectures`, which transformers needs to pick
-    the model class; GPT-2's hard-codes bos/eos 50256 (not even in range for another vocabulary);
-    Qwen's lacks `use_sliding_window` / `sliding_window`, which keras-hub's own Qwen reader requires
-    (KeyError); Gemma's lacks `hidden_act`, `rms_norm_eps` and `rope_theta`; Mistral's ignores the
-    backbone's own `head_dim`.
-  * Gemma weights: k_proj / v_proj keep only the first key-value head (`weights[0][0]`) and q_proj is
-    reshaped where it needs a transpose, so only a Gemma 2B-like model (1 key-value head,
-    heads * head_dim == hidden) comes out right.
-  * Tokenizers: Qwen's goes out as vocab.json + merges.txt (keras-hub and transformers read its
-    tokenizer.json); tokenizer_config.json carries no chat template, hard-codes add_bos_token and
-    special tokens per family, and drops the tokens the keras-hub tokenizer keeps whole.
-  * Tokenizer behaviour: keras-hub's eager BPE passes its Llama 3 split regex to `tokenizers` as a
-    plain string, which `tokenizers` matches literally, so eager keras-hub never splits text before
-    BPE. tokenizer.json here gets the regex as a regex (`Split` + `ByteLevel`, as Llama 3's own
-    tokenizer.json): transformers then agrees with keras-hub on ordinary text; runs of whitespace and
-    numbers may differ (../shared/models/smollm2-135m-instruct/README.md lists such cases).
-Reading back with keras-hub has traps of its own, on the reading side: GPT-2's reader builds
-intermediate_dim = 4 * n_embd whatever n_inner says ("cannot reshape array of size 512 into shape
-(16,64)" for a 16-wide GPT-2 with intermediate 32), Llama's ignores rms_norm_eps and Mistral's rounds
-every weight to float16; pass `intermediate_dim=` / `layer_norm_epsilon=` to `from_preset`.
+    the model class; GPT-2's hard-codes bos/eos 50256 (out of range for any other vocabulary);
+    Qwen's lacks `use_sliding_window` / `sliding_window`, so keras-hub cannot read its own export
+    back (KeyError 'use_sliding_window'); Gemma's lacks `hidden_act`, `rms_norm_eps` and
+    `rope_theta`; Mistral's ignores the backbone's own `head_dim`.
+  * Gemma weights: k_proj / v_proj keep only the first key-value head (`weights[0][0]`), and q_proj
+    comes out (hidden, heads * head_dim), i.e. transposed, which keras-hub reads back without
+    complaint but wrongly: only a Gemma-2B-like shape (one key-value head, heads * head_dim ==
+    hidden) survives the round trip.
+  * Tokenizers: Qwen's is written as vocab.json + merges.txt, but keras-hub's Qwen reader wants
+    tokenizer.json; tokenizer_config.json has no chat template, and add_bos_token and the special
+    tokens are fixed per family (Llama 3 always add_bos_token=True; GPT-2, Qwen and Gemma fixed
+    token strings) rather than the tokenizer's.
+  * Tokenizer behaviour: keras-hub's eager BPE hands its Llama 3 split regex to `tokenizers` as a
+    plain `str`, which `tokenizers` matches literally, so eager keras-hub never pre-splits text
+    (BPE runs over "HelloĠworld,Ġit's..." whole). tokenizer.json here gets the regex as a regex
+    (`Split` + `ByteLevel`, like Llama 3's own tokenizer.json): transformers then agrees with
+    keras-hub on ordinary text; runs of whitespace or digits may differ (as keras-hub's eager and
+    in-graph paths already differ there, ../shared/models/smollm2-135m-instruct/README.md).
+    transformers 5 rebuilds the pre-tokenizer of a named class (Qwen2Tokenizer, GPT2Tokenizer) in
+    its __init__ and reads tokenizer.json as it is only for the generic class, which is why
+    tokenizer_class is "PreTrainedTokenizerFast"; for model_type "qwen2" it uses Qwen2Tokenizer
+    whatever the file says.
+keras-hub's readers have traps of their own, on the reading side: GPT-2's builds intermediate_dim =
+4 * n_embd whatever n_inner says ("cannot reshape array of size 512 into shape (16,64)" for a
+16-wide GPT-2 with intermediate 32); Llama's and Gemma's ignore rms_norm_eps; Mistral's rounds every
+weight to float16; and `keras_hub.models.Tokenizer.from_preset` on a Mistral directory returns
+MistralTokenizer or an empty MistralTekkenTokenizer depending on the process (it picks from a set of
+classes). Pass `intermediate_dim=` / `layer_norm_epsilon=` to `Backbone.from_preset` and use
+`MistralTokenizer.from_preset`.
 """
 
 import dataclasses
@@ -66,7 +76,7 @@ SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "pad_token", "unk_token")
 _WRITTEN_FILES = ("config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
                   "vocab.json", "merges.txt", "tokenizer.model", "tokenizer_config.json",
                   "special_tokens_map.json")
-_SAFETENSORS_METADATA = {"format": "pt"}  # transformers refuses a safetensors file without it
+_SAFETENSORS_METADATA = {"format": "pt"}  # transformers' loader checks it
 
 
 def write_hugging_face_directory(backbone, tokenizer, directory: str, *,
@@ -85,30 +95,19 @@ def write_hugging_face_directory(backbone, tokenizer, directory: str, *,
   architecture = _architecture(backbone)
   tokenizer_format = _tokenizer_format(architecture, tokenizer)
   tokens = _special_tokens(tokenizer, special_tokens)
-  if add_bos_token and "bos_token" not in tokens:
-    raise UserError(f"add_bos_token=True but {type(tokenizer).__name__} has no start token: pass "
-                    "special_tokens={'bos_token': ...}")
-  if tokenizer.vocabulary_size() > backbone.vocabulary_size:
-    raise UserError(f"the tokenizer has {tokenizer.vocabulary_size()} tokens but the backbone's "
-                    f"embedding only {backbone.vocabulary_size}: they are not one model")
-  if chat_template is not None:
-    _check_jinja(chat_template)
-  _check_plain_weights(backbone)
-  token_ids = {name: _token_id(tokenizer, token) for name, token in tokens.items()}
+  _check_consistent(backbone, tokenizer, tokens, add_bos_token, chat_template)
+  # config.json and generation_config.json name the ids; unk is only the tokenizer's business.
+  token_ids = {f"{name}_id": _token_id(tokenizer, token) for name, token in tokens.items()
+               if name != "unk_token"}
+  # Built before anything is written: the family's own checks (Gemma 2 settings, RoPE scaling)
+  # raise here, leaving the directory as it was.
+  config = {**architecture.config(backbone), "architectures": [architecture.class_name],
+            "model_type": architecture.model_type, "dtype": _variable_dtype(backbone), **token_ids}
 
-  config = architecture.config(backbone)
-  config.update(architectures=[architecture.class_name], model_type=architecture.model_type,
-                dtype=_variable_dtype(backbone),
-                **{f"{name}_id": index for name, index in token_ids.items()
-                   if name != "unk_token"})
-  os.makedirs(directory, exist_ok=True)
-  for name in _WRITTEN_FILES:
-    if os.path.exists(os.path.join(directory, name)):
-      os.remove(os.path.join(directory, name))
+  _remove_earlier_export(directory)
   _write_json(directory, "config.json", config)
-  _write_json(directory, "generation_config.json",
-              {f"{name}_id": index for name, index in token_ids.items() if name != "unk_token"})
-  weights = {name: np.ascontiguousarray(keras.ops.convert_to_numpy(value))
+  _write_json(directory, "generation_config.json", token_ids)
+  weights = {name: np.ascontiguousarray(_numpy(value))
              for name, value in architecture.weights(backbone).items()}
   safetensors.numpy.save_file(weights, os.path.join(directory, "model.safetensors"),
                               metadata=_SAFETENSORS_METADATA)
@@ -118,6 +117,33 @@ def write_hugging_face_directory(backbone, tokenizer, directory: str, *,
       tokenizer, tokenizer_format.class_name, tokens, add_bos_token, chat_template, max_length))
   _write_json(directory, "special_tokens_map.json", tokens)  # older readers look here
   return directory
+
+
+def _check_consistent(backbone, tokenizer, tokens, add_bos_token, chat_template):
+  if add_bos_token and "bos_token" not in tokens:
+    raise UserError(f"add_bos_token=True but {type(tokenizer).__name__} has no start token: pass "
+                    "special_tokens={'bos_token': ...}")
+  # The embedding may be padded past the tokenizer (Qwen's is), never the other way round.
+  if tokenizer.vocabulary_size() > backbone.vocabulary_size:
+    raise UserError(f"the tokenizer has {tokenizer.vocabulary_size()} tokens but the backbone's "
+                    f"embedding only {backbone.vocabulary_size}: they are not one model")
+  if chat_template is not None:
+    _check_jinja(chat_template)
+  # backbone.quantize() leaves the backbone's own dtype policy alone and gives its layers int8 /
+  # float8 kernels with scales, which have no transformers layout: found by their variables.
+  for variable in backbone.weights:
+    dtype = keras.backend.standardize_dtype(variable.dtype)
+    if not dtype.startswith(("float", "bfloat")):
+      raise UserError(f"the backbone is quantized ({variable.path} is {dtype}); write the model "
+                      "out before quantizing it")
+
+
+def _remove_earlier_export(directory):
+  os.makedirs(directory, exist_ok=True)
+  for name in _WRITTEN_FILES:
+    path = os.path.join(directory, name)
+    if os.path.exists(path):
+      os.remove(path)
 
 
 # --- Architectures --------------------------------------------------------------------------------
@@ -182,8 +208,9 @@ def _mistral_weights(backbone) -> dict:
 def _qwen_config(backbone) -> dict:
   _check_plain_rope(backbone, "rope_scaling_factor")
   if backbone.use_sliding_window_attention:
-    # keras-hub slides the window in every layer, transformers only from max_window_layers on:
-    # not the same model, and no Qwen2 checkpoint uses it.
+    # keras-hub slides the window in every layer, transformers only in layers >= max_window_layers
+    # (configuration_qwen2.py); whether the window edges agree is unchecked, and Qwen2 checkpoints
+    # ship without it.
     raise UserError("QwenBackbone with use_sliding_window_attention=True cannot be exported; "
                     "build it with use_sliding_window_attention=False")
   return {**keras_hub_qwen.get_qwen_config(backbone), "use_sliding_window": False,
@@ -276,14 +303,6 @@ def _architecture(backbone) -> _Architecture:
                   f"{supported} and their subclasses such as Llama3Backbone)")
 
 
-def _check_plain_weights(backbone):
-  """Quantized kernels (int8, float8, ...) have no transformers layout here: refused."""
-  policy = backbone.dtype_policy
-  if getattr(policy, "quantization_mode", None):
-    raise UserError(f"the backbone is quantized ({policy.name}); export it before quantizing, or "
-                    "load it unquantized")
-
-
 def _variable_dtype(backbone) -> str:
   return keras.backend.standardize_dtype(backbone.token_embedding.embeddings.dtype)
 
@@ -326,7 +345,7 @@ def _write_tokenizer_json(tokenizer, directory, tokens, add_bos_token):
            "behavior": "Isolated", "invert": False},
           {"type": "ByteLevel", "add_prefix_space": bool(tokenizer.add_prefix_space),
            "trim_offsets": True, "use_regex": False}]},
-      # Tools that read tokenizer.json alone (vLLM, llama.cpp's converter) see the start token
+      # Tools that read tokenizer.json with the `tokenizers` library alone see the start token
       # here; transformers also rebuilds it from tokenizer_config.json's add_bos_token.
       "post_processor": _bos_template(tokens["bos_token"], vocabulary) if add_bos_token else None,
       "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
