@@ -107,7 +107,7 @@ class StepTimer(keras.callbacks.Callback):
   def __init__(self, warmup):
     super().__init__()
     self.warmup, self.ends, self.begin = warmup, [], None
-    self.model_trained_tokens, self.jit_compile = None, None
+    self.model_trained_tokens, self.jit_compile, self.load_at_start = None, None, None
 
   def on_train_begin(self, logs=None):
     self.jit_compile = bool(self.model.jit_compile)
@@ -118,6 +118,8 @@ class StepTimer(keras.callbacks.Callback):
 
   def on_train_batch_end(self, batch, logs=None):
     self.ends.append(time.perf_counter())
+    if len(self.ends) == self.warmup:
+      self.load_at_start = round(os.getloadavg()[0], 2)  # other processes on the machine skew the rates
     perplexity = getattr(self.model, "perplexity", None)  # tfsft's NextTokenModel
     if perplexity is not None:
       self.model_trained_tokens = float(perplexity.count.numpy())
@@ -144,7 +146,8 @@ def rates(timer: StepTimer, counts: list) -> dict:
       "padding_fraction": round(1 - total["real"] / total["positions"], 4),
       "trained_fraction_of_real": round(total["trained"] / total["real"], 4),
       "mean_width": round(total["positions"] / total["rows"], 1),
-      "step_seconds": timer.step_seconds(), "jit_compile": timer.jit_compile}
+      "step_seconds": timer.step_seconds(), "jit_compile": timer.jit_compile,
+      "load_average_1m": [timer.load_at_start, round(os.getloadavg()[0], 2)]}
 
 
 # --- Data and model -------------------------------------------------------------------------------
@@ -329,6 +332,7 @@ def time_generation(encoder, prompts: list) -> dict:
     if FLAGS.xla_generation:
       entry["tfsft_speedup_vs_keras_hub_xla"] = round(
           entry["keras_hub_generate_xla"]["seconds"] / entry["tfsft_decode"]["seconds"], 3)
+    entry["load_average_1m"] = round(os.getloadavg()[0], 2)
     results[f"batch_{batch}"] = entry
   return results
 

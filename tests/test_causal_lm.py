@@ -22,31 +22,11 @@ from tfsft.model_dir import load_trained_model
 from tfsft.models import causal_lm
 from tfsft.models.causal_lm_forward import NextTokenModel, next_token_loss_terms
 from tfsft.serving import servability
-from tiny_gguf import tiny_vocabulary, tiny_weights, write_tiny_gguf
-
-CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
-          "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
-          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
-LETTERS = "abcdefgh"
-
-
-def conversations(count=64):
-  """Multi-turn chats with a system prompt: the answer repeats the user's letter."""
-  rows = []
-  for i in range(count):
-    letter, other = LETTERS[i % 8], LETTERS[(i * 3 + 1) % 8]
-    rows.append({"messages": [
-        {"role": "system", "content": "Echo."},
-        {"role": "user", "content": f"{other} {i}"}, {"role": "assistant", "content": other},
-        {"role": "user", "content": f"{letter} {i}"}, {"role": "assistant", "content": letter}]})
-  return rows
-
+from tiny_gguf import LETTERS, conversations, write_chat_llama
 
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("llama") / "tiny.gguf")
-  write_tiny_gguf(path, tiny_weights(len(tiny_vocabulary()[0])), chat_template=CHATML)
-  return path
+  return write_chat_llama(str(tmp_path_factory.mktemp("llama") / "tiny.gguf"))
 
 
 @pytest.fixture(scope="module")

@@ -130,3 +130,29 @@ def write_tiny_gguf(path, weights, architecture="llama", chat_template=CHAT_TEMP
   writer.write_tensors_to_file()
   writer.close()
   return str(path)
+
+
+# --- Chats for causal-LM tests --------------------------------------------------------------------
+
+CHATML_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+          "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+LETTERS = "abcdefgh"
+
+
+def conversations(count=64):
+  """Multi-turn chats with a system prompt: the answer repeats the user's letter."""
+  rows = []
+  for i in range(count):
+    letter, other = LETTERS[i % 8], LETTERS[(i * 3 + 1) % 8]
+    rows.append({"messages": [
+        {"role": "system", "content": "Echo."},
+        {"role": "user", "content": f"{other} {i}"}, {"role": "assistant", "content": other},
+        {"role": "user", "content": f"{letter} {i}"}, {"role": "assistant", "content": letter}]})
+  return rows
+
+
+def write_chat_llama(path):
+  """The tiny llama with a ChatML template that has a generation prompt; returns `path`."""
+  write_tiny_gguf(path, tiny_weights(len(tiny_vocabulary()[0])), chat_template=CHATML_TEMPLATE)
+  return path

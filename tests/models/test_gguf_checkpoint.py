@@ -22,8 +22,8 @@ import safetensors.numpy
 import tensorflow as tf
 
 from conftest import REPO, shared_path
-from tiny_gguf import (CHAT_TEMPLATE, CHATML, CONTROL_TOKENS, EPSILON, HEADS, HF_NAMES, HIDDEN,
-                       INTERMEDIATE, KV_HEADS, LAYERS, TOKEN_IDS, llama_cpp_permute,
+from tiny_gguf import (CHAT_TEMPLATE, CHATML, CONTROL_TOKENS, EPSILON, HEAD_DIM, HEADS, HF_NAMES,
+                       HIDDEN, INTERMEDIATE, KV_HEADS, LAYERS, TOKEN_IDS, llama_cpp_permute,
                        tiny_vocabulary, tiny_weights, weights_as_stored, write_tiny_gguf)
 from tfsft.errors import UserError
 from tfsft.models import gguf_checkpoint

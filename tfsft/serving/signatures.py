@@ -13,6 +13,10 @@ clients send raw strings. Signatures:
   predict_token_ids  features -> the task's per-token outputs, for clients that tokenize
                      themselves (NER: a tag per word-piece; squad: start and end logits)
   + the task's extras (classification: `classify` for TF Serving's Classify API)
+
+Causal LMs (instruction_tuning, language_modeling) have their own set: prompt -> completion,
+`generate` with per-request settings, `generate_token_ids`, `score` and `tokenize`
+(tasks/causal_language_modeling.py, `serving_endpoints`).
 """
 
 import keras
