@@ -37,13 +37,14 @@ Generation, on the same model: greedy, --new_tokens new tokens after the first
 token, so every row generates all of them and both loops run the same number of steps):
 tfsft.generation.decode in a tf.function (the servable loop, no XLA), against keras-hub's
 `generate` after `compile(sampler="greedy")` (which resolves jit_compile to False on CPU) and
-after `compile(sampler="greedy", jit_compile=True)` (XLA). Best of --generation_repeats calls
-after one call that traces / compiles; the first call's time is reported as well.
+after `compile(sampler="greedy", jit_compile=True)` (XLA). Each variant is called once to trace
+/ compile (that time is reported too), then the variants take turns for --generation_repeats
+rounds and each one's best call counts; the greedy tokens of all variants are compared.
 
 Prints one JSON line; docs/benchmarks.md records results.
 """
 
-import dataclasses
+import functools
 import gc
 import json
 import os
@@ -278,23 +279,22 @@ def time_tfsft(checkpoint: str, packing: bool, counts: list) -> dict:
   return result
 
 
-def best_seconds(run, repeats: int):
-  start = time.perf_counter()
-  first_output = run()
-  first = time.perf_counter() - start
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    run()
-    times.append(time.perf_counter() - start)
-  return first, min(times), first_output
-
-
 def time_generation(encoder, prompts: list) -> dict:
-  """tfsft's decode vs keras-hub's generate, the same model, prompts and number of loop steps."""
-  lm = keras_hub.models.Llama3CausalLM(backbone=encoder.backbone, preprocessor=None)
+  """tfsft's decode vs keras-hub's generate: the same weights, prompts and number of loop steps.
+  Each variant is called once (tracing / compiling), then the variants take turns, so that load
+  from other processes drifting over time hits all of them alike; the best call counts."""
   new = FLAGS.new_tokens
   settings = DecodingSettings(max_new_tokens=new)  # greedy, no stop token
+  # One task object per keras-hub variant (compile() resets the generate function), all on the
+  # same backbone; tfsft decodes with the first.
+  keras_hub_lms = {"keras_hub_generate": {}}
+  if FLAGS.xla_generation:
+    keras_hub_lms["keras_hub_generate_xla"] = {"jit_compile": True}
+  for name, options in keras_hub_lms.items():
+    keras_hub_lms[name] = keras_hub.models.Llama3CausalLM(backbone=encoder.backbone,
+                                                          preprocessor=None)
+    keras_hub_lms[name].compile(sampler="greedy", **options)
+  lm = keras_hub_lms["keras_hub_generate"]
   results = {}
   for batch in [int(size) for size in FLAGS.generation_batch_sizes]:
     rows = [encoder.token_ids([prompt])[0] for prompt in prompts[:batch]]
@@ -304,34 +304,35 @@ def time_generation(encoder, prompts: list) -> dict:
     for i, row in enumerate(rows):
       ids[i, :len(row)] = row
     mask = np.arange(width + new)[np.newaxis] < lengths[:, np.newaxis]
-    generated = batch * new
-    entry = {"prompt_tokens": [int(lengths.min()), int(lengths.max())], "new_tokens_per_row": new}
 
     ours = tf.function(lambda token_ids, padding_mask: decode(lm, token_ids, padding_mask,
                                                               settings))
     inputs = (tf.constant(ids[:, :width]), tf.constant(mask[:, :width]))
-    first, best, output = best_seconds(lambda: ours(*inputs), FLAGS.generation_repeats)
-    our_tokens = output["token_ids"].numpy()[:, 0]
-    entry["tfsft_decode"] = {"first_call_s": round(first, 2), "seconds": round(best, 3),
-                             "tokens_per_s": round(generated / best, 1)}
-
-    variants = [("keras_hub_generate", {})]
-    if FLAGS.xla_generation:
-      variants.append(("keras_hub_generate_xla", {"jit_compile": True}))
-    for name, options in variants:
-      lm.compile(sampler="greedy", **options)
-      call = lambda: lm.generate({"token_ids": ids, "padding_mask": mask}, stop_token_ids=None)
-      first, best, output = best_seconds(call, FLAGS.generation_repeats)
-      theirs = np.stack([output["token_ids"][i, lengths[i]:lengths[i] + new]
-                         for i in range(batch)])
-      entry[name] = {"jit_compile": bool(lm.jit_compile), "first_call_s": round(first, 2),
-                     "seconds": round(best, 3), "tokens_per_s": round(generated / best, 1),
-                     "same_tokens_as_tfsft": bool((theirs == our_tokens).all())}
-    keras_hub_s = entry["keras_hub_generate"]["seconds"]
-    entry["tfsft_speedup_vs_keras_hub"] = round(keras_hub_s / entry["tfsft_decode"]["seconds"], 3)
-    if FLAGS.xla_generation:
-      entry["tfsft_speedup_vs_keras_hub_xla"] = round(
-          entry["keras_hub_generate_xla"]["seconds"] / entry["tfsft_decode"]["seconds"], 3)
+    calls = {"tfsft_decode": lambda: ours(*inputs)["token_ids"].numpy()[:, 0]}
+    for name, task_lm in keras_hub_lms.items():
+      calls[name] = functools.partial(
+          lambda task_lm: task_lm.generate({"token_ids": ids, "padding_mask": mask},
+                                           stop_token_ids=None)["token_ids"], task_lm)
+    entry = {"prompt_tokens": [int(lengths.min()), int(lengths.max())], "new_tokens_per_row": new}
+    tokens, times = {}, {name: [] for name in calls}
+    for name, call in calls.items():
+      start = time.perf_counter()
+      tokens[name] = call()
+      entry[name] = {"first_call_s": round(time.perf_counter() - start, 2)}
+    for _ in range(FLAGS.generation_repeats):
+      for name, call in calls.items():
+        start = time.perf_counter()
+        call()
+        times[name].append(time.perf_counter() - start)
+    for name in calls:
+      best = min(times[name])
+      entry[name].update(seconds=round(best, 3), all_seconds=[round(t, 2) for t in times[name]],
+                         tokens_per_s=round(batch * new / best, 1))
+      if name in keras_hub_lms:
+        theirs = np.stack([tokens[name][i, lengths[i]:lengths[i] + new] for i in range(batch)])
+        entry[name].update(jit_compile=bool(keras_hub_lms[name].jit_compile),
+                           same_tokens_as_tfsft=bool((theirs == tokens["tfsft_decode"]).all()))
+        entry[f"tfsft_speedup_vs_{name}"] = round(best / entry["tfsft_decode"]["seconds"], 3)
     entry["load_average_1m"] = round(os.getloadavg()[0], 2)
     results[f"batch_{batch}"] = entry
   return results

@@ -40,6 +40,9 @@ flags.DEFINE_integer("top_k", _D.top_k, "Sampling: keep the k likeliest tokens; 
 flags.DEFINE_float("top_p", _D.top_p, "Sampling: nucleus probability mass; 1 keeps all.")
 flags.DEFINE_integer("seed", 0, "Sampling seed: the same seed gives the same answers.")
 flags.DEFINE_integer("num_return_sequences", 1, "Answers per prompt (sampling).")
+flags.DEFINE_multi_string("stop_string", None, "With --model_dir or --init_checkpoint: cut each "
+                          "answer before the first of these texts (repeatable), besides the "
+                          "model's own end-of-turn token.")
 flags.DEFINE_integer("batch_size", 8, "Prompts per call.")
 FLAGS = flags.FLAGS
 
@@ -61,7 +64,8 @@ def main(argv):
   completer = completions.Completer(
       model_dir=FLAGS.model_dir, saved_model=FLAGS.saved_model,
       init_checkpoint=FLAGS.init_checkpoint, chat_template=FLAGS.chat_template,
-      max_prompt_tokens=FLAGS.max_prompt_tokens, apply_chat_template=FLAGS.apply_chat_template)
+      max_prompt_tokens=FLAGS.max_prompt_tokens, apply_chat_template=FLAGS.apply_chat_template,
+      stop_strings=FLAGS.stop_string or ())
   lines = (json.dumps(row, ensure_ascii=False) + "\n"
            for row in completer.complete(rows, request, FLAGS.batch_size))
   if FLAGS.output_file:

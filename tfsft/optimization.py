@@ -9,8 +9,9 @@ from keras import ops
 from tfsft.config import OptimizerConfig
 
 # Keras 3 matches these against each variable's name: keras-hub's LayerNorm variables are
-# gamma/beta and every Dense/attention bias is `bias`.
-NO_WEIGHT_DECAY = ("bias", "gamma", "beta")
+# gamma/beta, its RMSNorm weights (Llama, Mistral, Qwen, Gemma) `scale`, and every Dense/attention
+# bias is `bias`.
+NO_WEIGHT_DECAY = ("bias", "gamma", "beta", "scale")
 
 
 @keras.saving.register_keras_serializable(package="tfsft")

@@ -59,7 +59,8 @@ class Completer:
 
   def __init__(self, model_dir: Optional[str] = None, saved_model: Optional[str] = None,
                init_checkpoint: Optional[str] = None, chat_template: Optional[str] = None,
-               max_prompt_tokens: Optional[int] = None, apply_chat_template: bool = True):
+               max_prompt_tokens: Optional[int] = None, apply_chat_template: bool = True,
+               stop_strings=()):
     given = [name for name, value in (("--model_dir", model_dir), ("--saved_model", saved_model),
                                       ("--init_checkpoint", init_checkpoint)) if value]
     if len(given) != 1:
@@ -67,11 +68,15 @@ class Completer:
                       f"(got {', '.join(given) or 'none'})")
     self._signature = self._generator = self._model = None
     if saved_model:
+      if stop_strings:
+        raise UserError("--stop_string needs --model_dir or --init_checkpoint (a SavedModel's "
+                        "stop strings are fixed at export)")
       self._signature = _generate_signature(saved_model)
     else:
       import tensorflow as tf
       self._model, self._generator = _python_generator(model_dir, init_checkpoint, chat_template,
-                                                       max_prompt_tokens, apply_chat_template)
+                                                       max_prompt_tokens, apply_chat_template,
+                                                       tuple(stop_strings))
       # Traced once per decoding settings, as the export traces it.
       self._complete_rendered = tf.function(self._generator.complete_rendered)
 
@@ -135,7 +140,7 @@ def _generate_signature(saved_model: str):
 
 
 def _python_generator(model_dir, init_checkpoint, chat_template, max_prompt_tokens,
-                      apply_chat_template):
+                      apply_chat_template, stop_strings):
   from tfsft.generation.text_generation import PromptFormat, TextGenerator, single_turn_format
   if model_dir:
     from tfsft.model_dir import load_trained_model
@@ -143,10 +148,11 @@ def _python_generator(model_dir, init_checkpoint, chat_template, max_prompt_toke
     if trained.config.model.model != "causal_lm":
       raise UserError(f"--model_dir={model_dir} holds a --model={trained.config.model.model} run: "
                       "tfsft.generate needs a causal_lm run (use tfsft.predict for the others)")
-    return trained.encoder, trained.task.generator(trained.encoder)
+    return trained.encoder, trained.task.generator(trained.encoder, stop_strings)
   from tfsft.models import causal_lm
   model = causal_lm.build(ModelConfig(model="causal_lm", init_checkpoint=init_checkpoint,
                                       chat_template=chat_template,
                                       max_seq_length=max_prompt_tokens))
   prompt_format = single_turn_format(model.template) if apply_chat_template else PromptFormat()
-  return model, TextGenerator(model, model.decoding, prompt_format, model.max_prompt_tokens)
+  return model, TextGenerator(model, model.decoding, prompt_format, model.max_prompt_tokens,
+                              stop_strings)

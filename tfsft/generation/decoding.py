@@ -30,15 +30,17 @@ text-side matter: detokenize, then cut with `stop_strings.truncate_at_stop_strin
 
 Cost, measured once (2026-11-24, 2 shared CPU cores, float32, greedy, 32 new tokens after
 prompts of equal length; a SmolLM2-135M-shaped Llama3 with random weights; best of 3 runs after
-tracing; keras-hub's `generate` XLA-compiles the same prefill + 32 steps):
+tracing; keras-hub's `generate` runs the same prefill + 32 steps; its compile() default
+jit_compile="auto" turns XLA off on CPU-only machines in Keras 3.15, so this is graph mode):
 
-    batch  prompt   prefill  decode (per step)   keras-hub generate (XLA)
+    batch  prompt   prefill  decode (per step)   keras-hub generate
         1      32    0.06 s   0.83 s  (24 ms)     0.93 s
         4      32    0.15 s   1.22 s  (33 ms)     1.46 s
        16      32    0.52 s   1.81 s  (40 ms)     2.02 s
         4     480    1.32 s   3.25 s  (60 ms)     3.46 s
 
-So the servable loop is no slower than keras-hub's XLA one. A step at batch 1 is mostly per-op
+So the servable loop is no slower than keras-hub's own (docs/benchmarks.md has the real
+SmolLM2 against keras-hub with and without XLA). A step at batch 1 is mostly per-op
 overhead (its matmuls are 0.27 GFLOP, about 4 ms here). A step grows with the buffer because
 keras-hub keeps one cache tensor [batch, layers, 2, length, kv_heads, head_dim] that
 `call_with_cache` slices per layer and stacks again every step: at batch 4 x 512 positions that
@@ -66,7 +68,7 @@ prompt length):
     lm.compile(sampler="greedy")
     theirs = seconds(lambda: lm.generate({"token_ids": ids, "padding_mask": mask}, stop_token_ids=None))
     print(f"batch {batch}, prompt {prompt}: prefill {prefill:.2f} s; decode {ours:.2f} s "
-          f"({(ours - prefill) / new * 1e3:.0f} ms/step); keras-hub generate (XLA) {theirs:.2f} s")
+          f"({(ours - prefill) / new * 1e3:.0f} ms/step); keras-hub generate {theirs:.2f} s")
     EOF
 """
 

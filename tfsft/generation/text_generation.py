@@ -9,7 +9,7 @@ message, and split there (`single_turn_format`). Multi-turn conversations are re
 """
 
 import dataclasses
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf

@@ -11,7 +11,6 @@ tokens than Llama 3's.
 """
 
 import dataclasses
-import json
 import os
 from typing import Dict, Optional, Tuple
 

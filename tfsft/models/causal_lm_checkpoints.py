@@ -15,7 +15,7 @@ All of them end as one `CheckpointParts`: the caller never needs to know which i
 import dataclasses
 import json
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import keras_hub
 from absl import logging
@@ -98,20 +98,16 @@ def _from_hugging_face(directory: str, name: str, dtype, description: str) -> Ch
   if dtype:
     overrides["dtype"] = dtype
   preset = name if name.startswith(HUGGING_FACE_HUB) else directory
-  try:
-    backbone = keras_hub.models.Backbone.from_preset(preset, **overrides)
-    tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(preset)
-  except (OSError, ValueError, KeyError, ImportError) as error:
-    raise downloads.failure(f"the causal LM {name}", error, _LOCAL_ALTERNATIVE) from None
-  _check_decoder_only(backbone, name)
+  backbone, tokenizer = _backbone_and_tokenizer(preset, name, overrides)
   tokens = chat_template.checkpoint_special_tokens(directory)
   templates = chat_template.checkpoint_templates(directory)
-  tokenizer = _keep_few_tokens_whole(tokenizer, tokens, "\n".join(templates.values()))
+  settings = _json(os.path.join(directory, "tokenizer_config.json"), name, required=False)
+  tokenizer = _keep_few_tokens_whole(tokenizer, tokens, "\n".join(templates.values()),
+                                     _added_tokens(settings))
   generation = _json(os.path.join(directory, "generation_config.json"), name, required=False)
   stop = _ids(generation.get("eos_token_id", config.get("eos_token_id")))
   if tokens.get("eos_token") is not None:
     stop += (tokenizer.token_to_id(tokens["eos_token"]),)
-  settings = _json(os.path.join(directory, "tokenizer_config.json"), name, required=False)
   return CheckpointParts(
       backbone=backbone, tokenizer=tokenizer, special_tokens=tokens,
       stop_token_ids=tuple(dict.fromkeys(stop or _ids(tokenizer.end_token_id))),
@@ -124,12 +120,7 @@ def _from_hugging_face(directory: str, name: str, dtype, description: str) -> Ch
 
 
 def _from_keras_hub_preset(preset: str, dtype, description: str) -> CheckpointParts:
-  try:
-    backbone = keras_hub.models.Backbone.from_preset(preset, **({"dtype": dtype} if dtype else {}))
-    tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(preset)
-  except (OSError, ValueError, KeyError, ImportError) as error:
-    raise downloads.failure(f"the causal LM {preset}", error, _LOCAL_ALTERNATIVE) from None
-  _check_decoder_only(backbone, preset)
+  backbone, tokenizer = _backbone_and_tokenizer(preset, preset, {"dtype": dtype} if dtype else {})
   start = getattr(tokenizer, "start_token_id", None)
   return CheckpointParts(
       backbone=backbone, tokenizer=tokenizer,
@@ -141,6 +132,20 @@ def _from_keras_hub_preset(preset: str, dtype, description: str) -> CheckpointPa
       add_bos_token=start is not None, template_dir=None, gguf_template=None,
       context_length=getattr(backbone, "max_sequence_length", None),
       description=f"{description} ({type(backbone).__name__})")
+
+
+def _backbone_and_tokenizer(preset: str, name: str, backbone_kwargs: dict):
+  """The preset's backbone, and the tokenizer of that backbone's causal LM. keras-hub's generic
+  `Tokenizer.from_preset` picks among the classes registered for the backbone in set order, so a
+  Mistral directory gives MistralTokenizer or an empty MistralTekkenTokenizer depending on the
+  process (hugging_face_export.py's docstring); the causal LM's own tokenizer class is the one."""
+  try:
+    backbone = keras_hub.models.Backbone.from_preset(preset, **backbone_kwargs)
+    _check_decoder_only(backbone, name)
+    tokenizer_class = causal_lm_class(backbone).preprocessor_cls.tokenizer_cls
+    return backbone, tokenizer_class.from_preset(preset)
+  except (OSError, ValueError, KeyError, ImportError) as error:
+    raise downloads.failure(f"the causal LM {name}", error, _LOCAL_ALTERNATIVE) from None
 
 
 def causal_lm_class(backbone):
@@ -161,17 +166,37 @@ def _check_decoder_only(backbone, name):
                     "Gemma)")
 
 
-def _keep_few_tokens_whole(tokenizer, tokens: Dict[str, str], template: str):
-  """Hugging Face Llama-3-style tokenizers arrive with every added token unsplittable (keras-hub's
-  converter); rebuilt with the few that matter (special_tokens.py)."""
-  if not isinstance(tokenizer, keras_hub.models.Llama3Tokenizer):
+def _keep_few_tokens_whole(tokenizer, tokens: Dict[str, str], template: str,
+                           added_tokens: Sequence[str]):
+  """A byte-level BPE tokenizer rebuilt to keep whole exactly the few special tokens that matter
+  (special_tokens.py): keras-hub's converters make every added token unsplittable (Llama 3,
+  Qwen; Qwen's in set order, and real checkpoints have more than keras-hub handles in graphs),
+  or only <|endoftext|> (GPT-2, whose vocab.json cannot say which tokens are special, so a
+  ChatML GPT-2's <|im_start|> came out as 12 byte pieces). SentencePiece keeps its own
+  user-defined symbols whole and is left as it is."""
+  if not isinstance(tokenizer, keras_hub.tokenizers.BytePairTokenizer):
     return tokenizer
+  vocabulary = tokenizer.vocabulary
+  candidates = list(tokenizer.unsplittable_tokens or []) + list(added_tokens)
   keep = special_tokens.tokens_to_keep_whole(
       [tokens.get(name) for name in chat_template.SPECIAL_TOKEN_NAMES],
-      tokenizer.unsplittable_tokens or [], template)
+      [token for token in dict.fromkeys(candidates) if token in vocabulary], template)
+  keep = [token for token in keep if token in vocabulary]  # a named token may be text only
   logging.info("Special tokens kept whole: %s.", keep)
-  return special_tokens.llama3_tokenizer(tokenizer.vocabulary, tokenizer.merges,
-                                         tokenizer.start_token, tokenizer.end_token, keep)
+  if isinstance(tokenizer, keras_hub.models.Llama3Tokenizer):
+    return special_tokens.llama3_tokenizer(vocabulary, tokenizer.merges, tokenizer.start_token,
+                                           tokenizer.end_token, keep)
+  rebuilt = type(tokenizer).from_config({**tokenizer.get_config(), "unsplittable_tokens": keep})
+  rebuilt.set_vocabulary_and_merges(vocabulary, tokenizer.merges)
+  return rebuilt
+
+
+def _added_tokens(tokenizer_config: dict) -> Tuple[str, ...]:
+  """The special tokens tokenizer_config.json declares (`added_tokens_decoder`)."""
+  added = tokenizer_config.get("added_tokens_decoder") or {}
+  return tuple(entry["content"] for entry in added.values()
+               if isinstance(entry, dict) and entry.get("special", True) and
+               isinstance(entry.get("content"), str))
 
 
 def _downloaded_small_files(checkpoint: str) -> str:
