@@ -178,7 +178,7 @@ def test_language_modeling_on_a_tiny_gpt2(tiny_gpt2, tmp_path):
   data = DataConfig(data_path=str(text))
   results = trainer.run(config(tmp_path, tiny_gpt2, data, task="language_modeling",
                                train_steps=30))
-  assert results["validation"]["perplexity"] < 50257 / 10  # far below a uniform guess
+  assert results["validation"]["loss"] < np.log(50257) - 0.5  # clearly below a uniform guess
   assert results["validation"]["trained_fraction"] == 1.0
   completion, = Completer(saved_model=results["export_path"]).complete(
       [{"prompt": "the cat sat on"}], Request(max_new_tokens=3))

@@ -64,7 +64,14 @@ class NextTokenModel(keras.Model):
     self.perplexity = _TokenPerplexity(name="perplexity")
 
   def call(self, features, training=None):
-    return packed_logits(self.causal_lm.backbone, features["token_ids"], features["segment_ids"],
+    backbone = self.causal_lm.backbone
+    if not can_pack(backbone):
+      # Gemma's decoder layers take no attention mask (and its backbone scales the embeddings
+      # itself): its rows hold one example each (packing is refused for it), starting at
+      # position 0, which the model's own forward pass handles with a padding mask.
+      return self.causal_lm({"token_ids": features["token_ids"],
+                             "padding_mask": features["segment_ids"] > 0}, training=training)
+    return packed_logits(backbone, features["token_ids"], features["segment_ids"],
                          features["positions"], training=training)
 
   def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
