@@ -90,6 +90,10 @@ class CausalLmTask(Task):
     kept, counts = causal_lm_examples.fit_to_length(
         self.tokenized(model, raw, max_length), max_length, self.data_config.long_examples)
     logging.info("%s: %s.", split, counts)
+    if not kept:
+      raise UserError(f"no {split} example is left to learn from ({counts}): raise "
+                      "--max_seq_length, use --long_examples=truncate, or check that the "
+                      "examples have answers")
     return raw, kept, counts
 
   def training_batches(self, encoder, examples, count, config: TrainConfig) -> TrainingBatches:
