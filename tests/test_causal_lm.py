@@ -179,7 +179,8 @@ def test_language_modeling_on_a_tiny_gpt2(tiny_gpt2, tmp_path):
   results = trainer.run(config(tmp_path, tiny_gpt2, data, task="language_modeling",
                                train_steps=30))
   assert results["validation"]["loss"] < np.log(50257) - 0.5  # clearly below a uniform guess
-  assert results["validation"]["trained_fraction"] == 1.0
+  # Every token but each piece's first (nothing before it to predict it from) is trained.
+  assert results["validation"]["trained_fraction"] > 0.9
   completion, = Completer(saved_model=results["export_path"]).complete(
       [{"prompt": "the cat sat on"}], Request(max_new_tokens=3))
   assert completion["completion"]  # continues the raw text: no chat template for this task
