@@ -96,7 +96,7 @@ def test_two_workers_train_like_one_process_and_only_the_chief_writes(tiny_imdb,
 
   for index in (0, 1):
     assert "MultiWorkerMirroredStrategy with 2 replica(s)" in workers.output(index)
-    assert "4 example(s) per replica per step" in workers.output(index)
+    assert "4 row(s) per replica per step" in workers.output(index)
   multi = _eval_results(tmp_path / "multi")
   assert multi["step"] == 60
   # The tiny reviews carry their label in a few obvious words: both runs should nearly always
