@@ -8,9 +8,10 @@ from tfsft.tasks import TASKS
 
 
 def test_unknown_names_list_what_exists():
-  with pytest.raises(UserError, match=r"unknown task 'imbd': choose --task from conll2003, glue/cola, .*, imdb, squad, "):
+  with pytest.raises(UserError, match=r"unknown task 'imbd': choose --task from conll2003, glue/cola, "
+                                      r".*, imdb, instruction_tuning, language_modeling, squad, "):
     TASKS.get("imbd")
-  with pytest.raises(UserError, match="bert, lstm"):
+  with pytest.raises(UserError, match="bert, causal_lm, lstm"):
     MODELS.get("gpt")
 
 
