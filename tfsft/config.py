@@ -123,6 +123,27 @@ class OptimizerConfig:
   adam_epsilon: float = _in(POSITIVE, 1e-6)
 
 
+@dataclasses.dataclass(frozen=True)
+class PeftConfig:
+  """Parameter-efficient fine-tuning of a transformer family's backbone (tfsft/peft): the base
+  weights stay frozen; LoRA updates or bottleneck adapters train, with the task head."""
+  peft: str = "none"  # none (full fine-tuning), lora or adapter
+  lora_rank: int = _in(AT_LEAST_ONE, 8)
+  lora_alpha: float = _in(POSITIVE, 16.0)  # the update is scaled by alpha / rank
+  lora_rslora: bool = False  # scale by alpha / sqrt(rank) instead (rank-stabilized LoRA)
+  lora_dropout: float = _in(RATIO, 0.05)  # on the update's input
+  lora_targets: Optional[str] = None  # comma-separated roles; None: query,value
+  adapter_size: int = _in(AT_LEAST_ONE, 64)  # bottleneck width
+  base_dtype: str = "float32"  # bfloat16: frozen weights stored and run in bfloat16
+
+  METHODS = ("none", "lora", "adapter")
+  BASE_DTYPES = ("float32", "bfloat16")
+
+  @property
+  def enabled(self) -> bool:
+    return self.peft != "none"
+
+
 DEFAULT_EPOCHS = 3  # the BERT paper's fine-tuning recipe uses 2-4
 
 
@@ -153,6 +174,7 @@ class TrainConfig:
   model: ModelConfig = ModelConfig()
   optimizer: OptimizerConfig = OptimizerConfig()
   runtime: RuntimeConfig = RuntimeConfig()
+  peft: PeftConfig = PeftConfig()
 
   def to_dict(self):
     return dataclasses.asdict(self)
@@ -168,13 +190,14 @@ class TrainConfig:
         model=ModelConfig(**values["model"]),
         optimizer=OptimizerConfig(**values["optimizer"]),
         runtime=RuntimeConfig(**values["runtime"]),
+        peft=PeftConfig(**values.get("peft", {})),  # runs recorded before PEFT have none
     )
 
 
 def check_ranges(config: TrainConfig) -> Optional[str]:
   """The first setting outside its declared range (or not a finite number), as an error message
   naming the flag; None when all are fine. Unset (None) settings are skipped."""
-  for part in (config.data, config.model, config.optimizer, config.runtime):
+  for part in (config.data, config.model, config.optimizer, config.runtime, config.peft):
     for field in dataclasses.fields(part):
       value = getattr(part, field.name)
       if isinstance(value, bool) or not isinstance(value, (int, float)):

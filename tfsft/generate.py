@@ -4,6 +4,8 @@
   python -m tfsft.generate --saved_model=saved_models/instruction_tuning/1 --input_file=prompts.txt
   python -m tfsft.generate --init_checkpoint=SmolLM2-135M-Instruct-Q4_1.gguf \
       --input_file=chats.jsonl --output_file=answers.jsonl --temperature=0.7 --top_p=0.9
+  python -m tfsft.generate --init_checkpoint=SmolLM2-135M-Instruct-Q4_1.gguf \
+      --adapters=runs/smollm2_fra/peft_adapter --prompt="Translate to French: I am cold."
 
 Prompts are users' messages (the chat template is applied; --noapply_chat_template continues raw
 text instead); JSON Lines input may hold {"prompt": ...} or {"messages": [...]} rows. One JSON line
@@ -23,6 +25,9 @@ flags.DEFINE_string("model_dir", None, "The --model_dir of a causal_lm tfsft.tra
 flags.DEFINE_string("saved_model", None, "A causal-LM SavedModel version directory.")
 flags.DEFINE_string("init_checkpoint", None, "A base checkpoint, as --init_checkpoint of "
                     "tfsft.train takes it (.gguf, Hugging Face or keras-hub directory, preset).")
+flags.DEFINE_string("adapters", None, "With --init_checkpoint: a LoRA adapter in Hugging Face "
+                    "PEFT's format (adapter_config.json + adapter_model.safetensors), applied to "
+                    "the base (tfsft.export --format=peft writes one).")
 flags.DEFINE_multi_string("prompt", None, "A user's message (repeatable).")
 flags.DEFINE_string("input_file", None, "Prompts, one per line, or JSON Lines of {prompt} or "
                     "{messages} rows.")
@@ -63,7 +68,8 @@ def main(argv):
       top_p=FLAGS.top_p, seed=FLAGS.seed, num_return_sequences=FLAGS.num_return_sequences)
   completer = completions.Completer(
       model_dir=FLAGS.model_dir, saved_model=FLAGS.saved_model,
-      init_checkpoint=FLAGS.init_checkpoint, chat_template=FLAGS.chat_template,
+      init_checkpoint=FLAGS.init_checkpoint, adapters=FLAGS.adapters,
+      chat_template=FLAGS.chat_template,
       max_prompt_tokens=FLAGS.max_prompt_tokens, apply_chat_template=FLAGS.apply_chat_template,
       stop_strings=FLAGS.stop_string or ())
   lines = (json.dumps(row, ensure_ascii=False) + "\n"

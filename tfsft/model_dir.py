@@ -77,13 +77,17 @@ class TrainedModel(NamedTuple):
   label_names: list
   warmup_inputs: dict  # real validation inputs by name, for the SavedModel's warmup requests
   checkpoint: str
+  peft: object = None  # PEFT runs unmerged (merge_peft=False): where the wrappers are
 
 
-def load_trained_model(path: str, decoding=None) -> TrainedModel:
+def load_trained_model(path: str, decoding=None, merge_peft: bool = True) -> TrainedModel:
   """Rebuilds a trained model from a model_dir's latest checkpoint. `decoding` overrides the run's
   decoding settings (ModelConfig.DECODING: beam_size, max_new_tokens, ...), each checked against
-  its declared range."""
+  its declared range. A PEFT run is its base checkpoint plus the checkpoint's adapters, LoRA
+  merged into the kernels unless `merge_peft` is False."""
   from tfsft.models import MODELS  # imported here: keeps `tfsft.model_dir` light for tests
+  from tfsft.peft import checkpoints as peft_checkpoints
+  from tfsft.peft import injection
   from tfsft.tasks import TASKS
   model_dir = ModelDir(path)
   config, label_names, warmup_inputs = model_dir.read_run()
@@ -96,12 +100,27 @@ def load_trained_model(path: str, decoding=None) -> TrainedModel:
   checkpoint_path = model_dir.latest_checkpoint()
   if checkpoint_path is None:
     raise UserError(f"{model_dir.checkpoint_dir} has no checkpoint: train first with tfsft.train")
-  task = TASKS.get(config.task)(config.data)
-  encoder = MODELS.get(config.model.model).restore(config.model, model_dir.encoder_dir)
+  task, family = TASKS.get(config.task)(config.data), MODELS.get(config.model.model)
+  if config.peft.enabled:
+    encoder = peft_checkpoints.build_base(family, config)
+    injected = peft_checkpoints.inject_into(family, encoder, config.peft)
+    peft_checkpoints.check_base(path, encoder.description, peft_checkpoints.base_fingerprint(
+        injected, family.transformer(encoder)))
+  else:
+    encoder, injected = family.restore(config.model, model_dir.encoder_dir), None
   model = task.build_model(encoder, config.model, label_names)
   # The optimizer's slots are in the checkpoint too; inference does not need them.
-  restore_checkpoint(tf.train.Checkpoint(model=model), checkpoint_path, partial=True)
-  return TrainedModel(config, task, encoder, model, label_names, warmup_inputs, checkpoint_path)
+  restore_checkpoint(peft_checkpoints.training_checkpoint(model, injected=injected),
+                     checkpoint_path, partial=True)
+  if injected and merge_peft:
+    injection.merge(injected)
+  return TrainedModel(config, task, encoder, model, label_names, warmup_inputs, checkpoint_path,
+                      None if merge_peft else injected)
+
+
+def checkpoint_bytes(prefix: str) -> int:
+  """The size of one checkpoint (its .index and .data-* files)."""
+  return sum(os.path.getsize(path) for path in tf.io.gfile.glob(f"{prefix}.*"))
 
 
 def restore_checkpoint(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False):

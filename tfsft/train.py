@@ -119,11 +119,31 @@ flags.DEFINE_integer("beam_size", _D.model.beam_size,
                      "lstm_seq2seq: beams in evaluation and the export; 1 is greedy decoding.")
 flags.DEFINE_integer("max_decode_length", None,
                      "lstm_seq2seq: most tokens generated per translation. Default: --max_seq_length.")
+flags.DEFINE_enum("peft", _D.peft.peft, cfg.PeftConfig.METHODS,
+                  "bert / causal_lm: parameter-efficient fine-tuning. none: every weight trains; "
+                  "lora: low-rank updates of --lora_targets; adapter: bottleneck adapters after "
+                  "attention and feed-forward blocks. The base stays frozen; the head trains.")
+flags.DEFINE_integer("lora_rank", _D.peft.lora_rank, "--peft=lora: rank r of each update.")
+flags.DEFINE_float("lora_alpha", _D.peft.lora_alpha,
+                   "--peft=lora: the update is scaled by alpha / r (alpha / sqrt(r) with "
+                   "--lora_rslora).")
+flags.DEFINE_boolean("lora_rslora", _D.peft.lora_rslora,
+                     "--peft=lora: rank-stabilized scaling, alpha / sqrt(r).")
+flags.DEFINE_float("lora_dropout", _D.peft.lora_dropout, "--peft=lora: dropout on the update's input.")
+flags.DEFINE_string("lora_targets", None,
+                    "--peft=lora: comma-separated projections: query, key, value, "
+                    "attention_output, feedforward_gate, feedforward_up, feedforward_down (or "
+                    "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj). Default: "
+                    "query,value.")
+flags.DEFINE_integer("adapter_size", _D.peft.adapter_size, "--peft=adapter: bottleneck width.")
+flags.DEFINE_enum("base_dtype", _D.peft.base_dtype, cfg.PeftConfig.BASE_DTYPES,
+                  "--peft: dtype of the frozen base weights (bfloat16 halves their memory; the "
+                  "adapters train in float32).")
 flags.DEFINE_integer("batch_size", _D.runtime.batch_size,
                      "Global batch size; each replica gets batch_size / num_replicas.")
 flags.DEFINE_float("learning_rate", None,
                    "Peak learning rate. Default: bert 5e-5, lstm 1e-3, lstm_seq2seq 5e-3, "
-                   "causal_lm 2e-5.")
+                   "causal_lm 2e-5; with --peft, bert 5e-4 and causal_lm 2e-4.")
 flags.DEFINE_float("num_epochs", None, "Passes over the training data (default 3).")
 flags.DEFINE_integer("train_steps", None, "Optimizer steps (instead of --num_epochs).")
 flags.DEFINE_float("warmup_ratio", _D.optimizer.warmup_ratio, "Fraction of steps of linear warmup.")
@@ -183,7 +203,12 @@ def config_from_flags() -> cfg.TrainConfig:
           log_every_steps=FLAGS.log_every_steps, eval_generate_examples=FLAGS.eval_generate_examples,
           strategy=FLAGS.strategy, tpu=FLAGS.tpu,
           cpu_logical_devices=FLAGS.cpu_logical_devices, mixed_precision=FLAGS.mixed_precision,
-          seed=FLAGS.seed, export=FLAGS.export))
+          seed=FLAGS.seed, export=FLAGS.export),
+      peft=cfg.PeftConfig(
+          peft=FLAGS.peft, lora_rank=FLAGS.lora_rank, lora_alpha=FLAGS.lora_alpha,
+          lora_rslora=FLAGS.lora_rslora, lora_dropout=FLAGS.lora_dropout,
+          lora_targets=FLAGS.lora_targets, adapter_size=FLAGS.adapter_size,
+          base_dtype=FLAGS.base_dtype))
 
 
 @exit_on_user_error

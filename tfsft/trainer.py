@@ -20,10 +20,12 @@ from tfsft.config import DEFAULT_EPOCHS, TrainConfig, check_ranges
 from tfsft.data import splits
 from tfsft.data.text_checks import user_errors_from_data
 from tfsft.errors import UserError
-from tfsft.model_dir import ModelDir, restore_checkpoint, write_json_atomically
+from tfsft.model_dir import ModelDir, checkpoint_bytes, restore_checkpoint, write_json_atomically
 from tfsft.models import MODELS
 from tfsft.optimization import make_optimizer
 from tfsft.output_locations import check_writable_directory
+from tfsft.peft import checkpoints as peft_checkpoints
+from tfsft.peft import injection
 from tfsft.serving.export import export_for_serving, export_record, export_root
 from tfsft.tasks import TASKS
 
@@ -83,11 +85,33 @@ def check_flags(config: TrainConfig):
   if runtime.train_steps is not None and runtime.num_epochs is not None:
     raise UserError("--train_steps and --num_epochs both set: keep one")
   family.check_flags(model)
+  _check_peft_flags(config.peft, family, model.model)
   if runtime.mixed_precision not in MIXED_PRECISION:
     raise UserError(f"unknown --mixed_precision={runtime.mixed_precision}: choose from "
                     f"{', '.join(MIXED_PRECISION)}")
   if config.data.validation_fraction + config.data.test_fraction >= 1:
     raise UserError("--validation_fraction + --test_fraction must leave data for training")
+
+
+def _check_peft_flags(peft, family, model_name: str):
+  if peft.peft not in peft.METHODS:
+    raise UserError(f"unknown --peft={peft.peft}: choose from {', '.join(peft.METHODS)}")
+  if peft.base_dtype not in peft.BASE_DTYPES:
+    raise UserError(f"unknown --base_dtype={peft.base_dtype}: choose from "
+                    f"{', '.join(peft.BASE_DTYPES)}")
+  if not peft.enabled:
+    if peft.base_dtype != "float32":
+      raise UserError("--base_dtype is for --peft runs (their frozen base); full fine-tuning "
+                      "trains every weight: use --mixed_precision=mixed_bfloat16 instead")
+    return
+  if family.transformer is None:
+    transformers = [name for name in MODELS.names() if MODELS.get(name).transformer]
+    raise UserError(f"--peft={peft.peft} wraps transformer layers; --model={model_name} has none: "
+                    f"use --model={' or --model='.join(transformers)}, or leave --peft out")
+  if peft.peft == "adapter" and peft.lora_targets:
+    raise UserError("--lora_targets is for --peft=lora; adapters go after the attention and "
+                    "feed-forward blocks: leave --lora_targets out")
+  injection.lora_targets(peft)  # unknown names fail here, before anything is read
 
 
 def run(config: TrainConfig, extra_callbacks=()) -> dict:
@@ -121,15 +145,16 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
   family = MODELS.get(config.model.model)
   resume_from = model_dir.latest_checkpoint()
   if resume_from:
-    _check_same_model(model_dir, config)
+    config = _check_same_model(model_dir, config)
   data, counts = _read_data(task, config)
   warmup_inputs = task.warmup_inputs(data.validation)
 
   with strategy.scope():
-    if resume_from:
+    if resume_from and not config.peft.enabled:
       encoder = family.restore(config.model, model_dir.encoder_dir)
-    else:
-      encoder = family.build(config.model, data.train)
+    else:  # a PEFT checkpoint holds no base weights: they come from --init_checkpoint again
+      encoder = peft_checkpoints.build_base(family, config, data.train)
+    injected = peft_checkpoints.inject_into(family, encoder, config.peft)
     train_batches = task.training_batches(encoder, data.train, counts["train"], config)
     plan = plan_steps(config, train_batches.steps_per_pass)
     logging.info("Plan: %s; %d row(s) per replica per step.", plan,
@@ -140,7 +165,13 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
         loss=task.loss(), metrics=task.training_metrics())
     optimizer = model.optimizer  # under mixed_float16, the loss-scaling wrapper
     optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    checkpoint = peft_checkpoints.training_checkpoint(model, optimizer, injected)
+  parameters = injection.parameter_counts(model)
+  logging.info("Parameters: %d trainable of %d (%.2f%%).", parameters["trainable_parameters"],
+               parameters["total_parameters"],
+               100 * parameters["trainable_parameters"] / parameters["total_parameters"])
+  fingerprint = (peft_checkpoints.base_fingerprint(injected, family.transformer(encoder))
+                 if injected else None)
 
   chief = distribute.is_chief(strategy)
   # Every worker takes part in each save; only the chief's checkpoints are kept, in model_dir, and
@@ -151,14 +182,19 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
     manager = distribute.ScratchCheckpointManager(checkpoint, os.path.join(
         model_dir.path, f"worker_tmp_{strategy.cluster_resolver.task_id}"))
   if resume_from:
+    if injected:
+      peft_checkpoints.check_base(model_dir.path, encoder.description, fingerprint)
     restore_checkpoint(checkpoint, resume_from)
-    logging.info("Resuming from %s at step %d (--init_checkpoint is not used).", resume_from,
-                 int(optimizer.iterations.numpy()))
+    logging.info("Resuming from %s at step %d%s.", resume_from, int(optimizer.iterations.numpy()),
+                 "" if injected else " (--init_checkpoint is not used)")
   else:
     logging.info("No checkpoint in %s: starting from %s.", model_dir.path, encoder.description)
     if chief:
       model_dir.write_run(config, data.label_names, warmup_inputs)
       family.save(encoder, model_dir.encoder_dir)
+      if injected:
+        peft_checkpoints.write_record(model_dir.path, config.peft, encoder.description,
+                                      fingerprint, parameters)
 
   writers = _summary_writers(model_dir, config, chief, data.evaluation_splits())
   evaluator = evaluation.Evaluator(
@@ -171,10 +207,15 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
     if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
       manager.save(checkpoint_number=step)
     results = evaluator.evaluate(model, step)
-  results.update(step=step, data_source=data.source, examples=counts)
+  checkpoint_size = checkpoint_bytes(manager.latest_checkpoint)
+  logging.info("Checkpoint %s: %.1f MB.", manager.latest_checkpoint, checkpoint_size / 1e6)
+  results.update(step=step, data_source=data.source, examples=counts,
+                 checkpoint_bytes=checkpoint_size, **parameters)
   if chief:
     write_json_atomically(model_dir.eval_results_file, results)
     if config.runtime.export:
+      if injected and injection.merge(injected):
+        logging.info("LoRA updates merged into their kernels for serving.")
       results["export_path"] = export_for_serving(
           model, encoder, task, data.label_names, export_root(config), warmup_inputs,
           export_record(model_dir.path, manager.latest_checkpoint, config.model))
@@ -182,8 +223,9 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
 
 
 def _learning_rate(config: TrainConfig, family) -> float:
-  learning_rate = config.optimizer.learning_rate
-  return family.default_learning_rate if learning_rate is None else learning_rate
+  if config.optimizer.learning_rate is not None:
+    return config.optimizer.learning_rate
+  return family.peft_learning_rate if config.peft.enabled else family.default_learning_rate
 
 
 def _configure_runtime(runtime) -> tf.distribute.Strategy:
@@ -250,11 +292,17 @@ def _fit(model, train_batches, plan: StepPlan, runtime, manager, evaluator, call
       ])
 
 
-def _check_same_model(model_dir: ModelDir, config: TrainConfig):
+def _check_same_model(model_dir: ModelDir, config: TrainConfig) -> TrainConfig:
+  """The resumed run's config: the same model as the checkpoint's, and (PEFT) the same base."""
   previous, _, _ = model_dir.read_run()
-  # Initial-weight sources may differ: a resumed run ignores them.
-  if previous.task != config.task or previous.model.architecture() != config.model.architecture():
+  # Initial-weight sources may differ: a resumed run ignores them, except a PEFT run's base.
+  if (previous.task != config.task or previous.model.architecture() != config.model.architecture()
+      or previous.peft != config.peft):
     raise UserError(
         f"--model_dir={model_dir.path} holds a checkpoint of a different run (task={previous.task}, "
-        f"model={previous.model.model}, other model flags in {model_dir.run_file}); rerun with "
-        "the same flags or use a new --model_dir")
+        f"model={previous.model.model}, peft={previous.peft.peft}, other model flags in "
+        f"{model_dir.run_file}); rerun with the same flags or use a new --model_dir")
+  if not config.peft.enabled:
+    return config
+  return dataclasses.replace(config, model=dataclasses.replace(
+      config.model, init_checkpoint=previous.model.init_checkpoint))

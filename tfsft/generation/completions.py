@@ -58,7 +58,8 @@ class Completer:
   request.num_return_sequences > 1)."""
 
   def __init__(self, model_dir: Optional[str] = None, saved_model: Optional[str] = None,
-               init_checkpoint: Optional[str] = None, chat_template: Optional[str] = None,
+               init_checkpoint: Optional[str] = None, adapters: Optional[str] = None,
+               chat_template: Optional[str] = None,
                max_prompt_tokens: Optional[int] = None, apply_chat_template: bool = True,
                stop_strings=()):
     given = [name for name, value in (("--model_dir", model_dir), ("--saved_model", saved_model),
@@ -66,6 +67,9 @@ class Completer:
     if len(given) != 1:
       raise UserError(f"pass exactly one of --model_dir, --saved_model and --init_checkpoint "
                       f"(got {', '.join(given) or 'none'})")
+    if adapters and not init_checkpoint:
+      raise UserError("--adapters go on a base model: pass --init_checkpoint with them (a "
+                      "--model_dir or SavedModel has its adapters already)")
     self._signature = self._generator = self._model = None
     if saved_model:
       if stop_strings:
@@ -74,9 +78,9 @@ class Completer:
       self._signature = _generate_signature(saved_model)
     else:
       import tensorflow as tf
-      self._model, self._generator = _python_generator(model_dir, init_checkpoint, chat_template,
-                                                       max_prompt_tokens, apply_chat_template,
-                                                       tuple(stop_strings))
+      self._model, self._generator = _python_generator(model_dir, init_checkpoint, adapters,
+                                                       chat_template, max_prompt_tokens,
+                                                       apply_chat_template, tuple(stop_strings))
       # Traced once per decoding settings, as the export traces it.
       self._complete_rendered = tf.function(self._generator.complete_rendered)
 
@@ -139,7 +143,7 @@ def _generate_signature(saved_model: str):
   return signatures["generate"]
 
 
-def _python_generator(model_dir, init_checkpoint, chat_template, max_prompt_tokens,
+def _python_generator(model_dir, init_checkpoint, adapters, chat_template, max_prompt_tokens,
                       apply_chat_template, stop_strings):
   from tfsft.generation.text_generation import PromptFormat, TextGenerator, single_turn_format
   if model_dir:
@@ -153,6 +157,9 @@ def _python_generator(model_dir, init_checkpoint, chat_template, max_prompt_toke
   model = causal_lm.build(ModelConfig(model="causal_lm", init_checkpoint=init_checkpoint,
                                       chat_template=chat_template,
                                       max_seq_length=max_prompt_tokens))
+  if adapters:
+    from tfsft.peft import hugging_face
+    hugging_face.apply_adapters(adapters, model.causal_lm.backbone)
   prompt_format = single_turn_format(model.template) if apply_chat_template else PromptFormat()
   return model, TextGenerator(model, model.decoding, prompt_format, model.max_prompt_tokens,
                               stop_strings)

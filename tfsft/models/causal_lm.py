@@ -191,4 +191,5 @@ def write_hugging_face(model: CausalLanguageModel, directory: str) -> str:
 
 
 FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=2e-5,
-                     kind="causal_lm", check_flags=check_flags)
+                     kind="causal_lm", check_flags=check_flags,
+                     transformer=lambda model: model.causal_lm.backbone, peft_learning_rate=2e-4)

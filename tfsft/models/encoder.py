@@ -8,7 +8,7 @@ their heads on those outputs and never need to know which family they are talkin
 
 import dataclasses
 import json
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import keras
 import tensorflow as tf
@@ -56,6 +56,10 @@ class ModelFamily:
   word_pieces: bool = False
   # (ModelConfig) -> None: refuses flags this family cannot use, with a UserError that says why.
   check_flags: Callable = lambda config: None
+  # (encoder) -> its keras-hub transformer backbone, which --peft wraps; None: no --peft.
+  transformer: Optional[Callable] = None
+  # LoRA and adapters train few weights from zero: they want a larger step than full fine-tuning.
+  peft_learning_rate: Optional[float] = None
 
 
 def refuse_init_checkpoint(config) -> None:
