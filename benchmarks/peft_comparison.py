@@ -21,6 +21,10 @@ import time
 
 from absl import app, flags
 
+from tfsft import trainer
+from tfsft.config import DataConfig, ModelConfig, PeftConfig, RuntimeConfig, TrainConfig
+from step_timing import SteadyStepTimer  # benchmarks/, the script's folder, is on sys.path
+
 flags.DEFINE_string("task", "glue/sst2", "tfsft task.")
 flags.DEFINE_string("model", "bert", "tfsft model family.")
 flags.DEFINE_string("init_checkpoint", None, "Base checkpoint (as for tfsft.train).")
@@ -38,10 +42,6 @@ FLAGS = flags.FLAGS
 
 
 def run_one(method: str) -> dict:
-  sys.path.insert(0, os.path.dirname(__file__))
-  from train_throughput import StepTimer  # pylint: disable=import-outside-toplevel
-  from tfsft import trainer
-  from tfsft.config import DataConfig, ModelConfig, PeftConfig, RuntimeConfig, TrainConfig
   with tempfile.TemporaryDirectory() as scratch:
     config = TrainConfig(
         task=FLAGS.task,
@@ -52,13 +52,12 @@ def run_one(method: str) -> dict:
         runtime=RuntimeConfig(model_dir=os.path.join(scratch, "run"), batch_size=FLAGS.batch_size,
                               num_epochs=FLAGS.num_epochs, export=False),
         peft=PeftConfig(peft=method, lora_rank=FLAGS.lora_rank))
-    timer = StepTimer(FLAGS.warmup_steps)
+    timer = SteadyStepTimer(FLAGS.warmup_steps)
     start = time.perf_counter()
     results = trainer.run(config, extra_callbacks=[timer])
-  timed = timer.steps - timer.warmup
   return {
       "peft": method, "steps": results["step"],
-      "steady_steps_per_s": round(timed / (timer.end - timer.start), 3),
+      "steady_steps_per_s": round(1 / timer.seconds_per_step(), 3),
       "wall_s": round(time.perf_counter() - start, 1),
       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
       "trainable_parameters": results["trainable_parameters"],

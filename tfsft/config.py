@@ -132,7 +132,7 @@ class PeftConfig:
   lora_alpha: float = _in(POSITIVE, 16.0)  # the update is scaled by alpha / rank
   lora_rslora: bool = False  # scale by alpha / sqrt(rank) instead (rank-stabilized LoRA)
   lora_dropout: float = _in(RATIO, 0.05)  # on the update's input
-  lora_targets: Optional[str] = None  # comma-separated roles; None: query,value
+  lora_targets: Optional[str] = None  # comma-separated roles; None: the family's default
   adapter_size: int = _in(AT_LEAST_ONE, 64)  # bottleneck width
   base_dtype: str = "float32"  # bfloat16: frozen weights stored and run in bfloat16
 

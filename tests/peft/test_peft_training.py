@@ -136,3 +136,24 @@ def test_lora_causal_lm_exports_merged_and_its_peft_adapter_gives_the_same_answe
   from_export = [row["completion"] for row in
                  Completer(saved_model=results["export_path"]).complete(rows, request)]
   assert with_adapter == from_export
+
+
+@pytest.mark.parametrize("model, peft, message", [
+    ("lstm", PeftConfig(peft="lora"), "--peft=lora wraps transformer layers; --model=lstm has none"),
+    ("bert", PeftConfig(peft="lora", lora_targets="query,qkv"), "choose from query, key, value"),
+    ("bert", PeftConfig(peft="adapter", lora_targets="query"), "--lora_targets is for --peft=lora"),
+    ("bert", PeftConfig(base_dtype="bfloat16"), "--base_dtype is for --peft runs"),
+    ("bert", PeftConfig(peft="lora", lora_rank=0), "--lora_rank=0 must be at least 1"),
+])
+def test_bad_peft_flags_fail_before_anything_is_written(tmp_path, reviews, model, peft, message):
+  config = TrainConfig(task="text_classification", data=DataConfig(data_path=reviews),
+                       model=ModelConfig(model=model),
+                       runtime=RuntimeConfig(model_dir=str(tmp_path / "run")), peft=peft)
+  with pytest.raises(UserError, match=message):
+    trainer.run(config)
+  assert not (tmp_path / "run").exists()
+
+
+def test_adapters_go_on_a_base_checkpoint_only():
+  with pytest.raises(UserError, match="pass --init_checkpoint with them"):
+    Completer(saved_model="/no/such/1", adapters="/no/such/adapter")

@@ -192,4 +192,8 @@ def write_hugging_face(model: CausalLanguageModel, directory: str) -> str:
 
 FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=2e-5,
                      kind="causal_lm", check_flags=check_flags,
-                     transformer=lambda model: model.causal_lm.backbone, peft_learning_rate=2e-4)
+                     transformer=lambda model: model.causal_lm.backbone, peft_learning_rate=1e-3,
+                     # QLoRA (Dettmers et al., 2023): matching full fine-tuning of a chat model
+                     # takes LoRA on every projection, not only query and value.
+                     lora_targets=("query", "key", "value", "attention_output",
+                                   "feedforward_gate", "feedforward_up", "feedforward_down"))

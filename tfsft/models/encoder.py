@@ -60,6 +60,8 @@ class ModelFamily:
   transformer: Optional[Callable] = None
   # LoRA and adapters train few weights from zero: they want a larger step than full fine-tuning.
   peft_learning_rate: Optional[float] = None
+  # --peft=lora without --lora_targets: these roles (tfsft/peft/injection.ROLES).
+  lora_targets: tuple = ("query", "value")
 
 
 def refuse_init_checkpoint(config) -> None:

@@ -48,7 +48,7 @@ def inject_into(family, encoder, config: PeftConfig) -> Optional[injection.Injec
   """Wraps the family's transformer backbone as --peft says; None for full fine-tuning."""
   if not config.enabled:
     return None
-  injected = injection.inject(family.transformer(encoder), config)
+  injected = injection.inject(family.transformer(encoder), config, family.lora_targets)
   logging.info("--peft=%s: %d projection(s) wrapped (%s); the backbone's other weights are frozen.",
                config.peft, len(injected.wrappers), ", ".join(injected.roles))
   return injected

@@ -52,10 +52,11 @@ def role_of(layer_name: str) -> str:
   return next(role for role, names in ROLES.items() if layer_name in names)
 
 
-def lora_targets(config: PeftConfig) -> Tuple[str, ...]:
-  """--lora_targets as roles (comma-separated roles or Hugging Face names; unset: the default)."""
+def lora_targets(config: PeftConfig, default=DEFAULT_LORA_TARGETS) -> Tuple[str, ...]:
+  """--lora_targets as roles (comma-separated roles or Hugging Face names; unset: `default`, the
+  model family's)."""
   if not config.lora_targets:
-    return DEFAULT_LORA_TARGETS
+    return tuple(default)
   roles = []
   for name in (part.strip() for part in config.lora_targets.split(",")):
     role = HUGGING_FACE_NAMES.get(name, name)
@@ -71,12 +72,13 @@ def lora_scale(config: PeftConfig) -> float:
   return config.lora_alpha / (config.lora_rank ** 0.5 if config.lora_rslora else config.lora_rank)
 
 
-def inject(backbone: keras.Model, config: PeftConfig) -> Injected:
+def inject(backbone: keras.Model, config: PeftConfig,
+           default_targets=DEFAULT_LORA_TARGETS) -> Injected:
   """Freezes every weight of `backbone` and wraps the target projections; only the wrappers'
   weights train (the task head lives outside the backbone and stays trainable)."""
   for variable in backbone.weights:
     variable.trainable = False
-  roles = lora_targets(config) if config.peft == "lora" else ADAPTER_TARGETS
+  roles = lora_targets(config, default_targets) if config.peft == "lora" else ADAPTER_TARGETS
   wanted = {name for role in roles for name in ROLES[role]}
   wrappers = []
   for parent, attribute, layer in _projections(backbone):
@@ -115,8 +117,11 @@ def parameter_counts(model: keras.Model) -> Dict[str, int]:
 
 
 def _projections(backbone):
-  """(parent, attribute, layer) for every Dense / EinsumDense held as a layer's attribute."""
-  for parent in backbone._flatten_layers(include_self=True):  # pylint: disable=protected-access
+  """(parent, attribute, layer) for every Dense / EinsumDense held as a layer's attribute, listed
+  before any is wrapped (a wrapper's own `base` is not a target)."""
+  parents = [layer for layer in backbone._flatten_layers(include_self=True)  # pylint: disable=protected-access
+             if not isinstance(layer, (LoraProjection, BottleneckAdapter))]
+  for parent in parents:
     for attribute, value in list(vars(parent).items()):
       if isinstance(value, (keras.layers.Dense, keras.layers.EinsumDense)):
         yield parent, attribute, value

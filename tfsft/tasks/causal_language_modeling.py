@@ -1,15 +1,15 @@
 """Generative fine-tuning of causal LMs (--model=causal_lm): instruction tuning and language
 modeling.
 
-Run (SmolLM2-135M-Instruct taught English -> French from fra.txt; about 10 minutes on 2 CPU cores):
+Run (SmolLM2-135M-Instruct taught English -> French from fra.txt; about 12 minutes on 2 CPU cores):
   python -m tfsft.train --task=instruction_tuning --model=causal_lm \
       --init_checkpoint=../shared/models/smollm2-135m-instruct/SmolLM2-135M-Instruct-Q4_1.gguf \
       --text_from_task=translation --data_path=../shared/data/fra_eng/fra.txt \
-      --prompt_template="Translate to French: {source}" --max_train_examples=400 \
-      --max_seq_length=128 --batch_size=8 --num_epochs=1 --learning_rate=2e-4 \
+      --prompt_template="Translate to French: {source}" --max_train_examples=800 \
+      --max_seq_length=64 --batch_size=8 --num_epochs=1 --learning_rate=2e-4 \
       --model_dir=runs/smollm2_fra
-Expected: generated BLEU well above the model's before fine-tuning (tests/test_causal_lm_real.py,
-docs/benchmarks.md). Short pairs like these are batched best by length (94% of positions real);
+Measured (docs/benchmarks.md, benchmarks/translation_bleu.py): on 100 unseen sentences through
+the SavedModel, BLEU 0.8 / chrF 13.7 before fine-tuning, 7.3 / 28.3 after. Short pairs like these are batched best by length (94% of positions real);
 --packing pays off on longer, varied examples (Alpaca at 512: 98% against 86%).
 
   instruction_tuning   conversations from --data_path (Alpaca, prompt/completion or messages
