@@ -102,10 +102,8 @@ def load_trained_model(path: str, decoding=None, merge_peft: bool = True) -> Tra
     raise UserError(f"{model_dir.checkpoint_dir} has no checkpoint: train first with tfsft.train")
   task, family = TASKS.get(config.task)(config.data), MODELS.get(config.model.model)
   if config.peft.enabled:
-    encoder = peft_checkpoints.build_base(family, config)
-    injected = peft_checkpoints.inject_into(family, encoder, config.peft)
-    peft_checkpoints.check_base(path, encoder.description, peft_checkpoints.base_fingerprint(
-        injected, family.transformer(encoder)))
+    encoder, injected, fingerprint = peft_checkpoints.build_wrapped(family, config)
+    peft_checkpoints.check_base(path, encoder.description, fingerprint)
   else:
     encoder, injected = family.restore(config.model, model_dir.encoder_dir), None
   model = task.build_model(encoder, config.model, label_names)

@@ -143,7 +143,7 @@ flags.DEFINE_integer("batch_size", _D.runtime.batch_size,
                      "Global batch size; each replica gets batch_size / num_replicas.")
 flags.DEFINE_float("learning_rate", None,
                    "Peak learning rate. Default: bert 5e-5, lstm 1e-3, lstm_seq2seq 5e-3, "
-                   "causal_lm 2e-5; with --peft, bert 5e-4 and causal_lm 1e-3.")
+                   "causal_lm 2e-5; with --peft, bert 2e-3 and causal_lm 1e-3.")
 flags.DEFINE_float("num_epochs", None, "Passes over the training data (default 3).")
 flags.DEFINE_integer("train_steps", None, "Optimizer steps (instead of --num_epochs).")
 flags.DEFINE_float("warmup_ratio", _D.optimizer.warmup_ratio, "Fraction of steps of linear warmup.")

@@ -152,9 +152,9 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
   with strategy.scope():
     if resume_from and not config.peft.enabled:
       encoder = family.restore(config.model, model_dir.encoder_dir)
+      injected = fingerprint = None
     else:  # a PEFT checkpoint holds no base weights: they come from --init_checkpoint again
-      encoder = peft_checkpoints.build_base(family, config, data.train)
-    injected = peft_checkpoints.inject_into(family, encoder, config.peft)
+      encoder, injected, fingerprint = peft_checkpoints.build_wrapped(family, config, data.train)
     train_batches = task.training_batches(encoder, data.train, counts["train"], config)
     plan = plan_steps(config, train_batches.steps_per_pass)
     logging.info("Plan: %s; %d row(s) per replica per step.", plan,
@@ -170,8 +170,6 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
   logging.info("Parameters: %d trainable of %d (%.2f%%).", parameters["trainable_parameters"],
                parameters["total_parameters"],
                100 * parameters["trainable_parameters"] / parameters["total_parameters"])
-  fingerprint = (peft_checkpoints.base_fingerprint(injected, family.transformer(encoder))
-                 if injected else None)
 
   chief = distribute.is_chief(strategy)
   # Every worker takes part in each save; only the chief's checkpoints are kept, in model_dir, and

@@ -44,6 +44,15 @@ def build_base(family, config, train_examples=None):
   return encoder
 
 
+def build_wrapped(family, config, train_examples=None):
+  """(encoder, injected, fingerprint): the base from --init_checkpoint with the --peft wrappers in
+  it, and the fingerprint of its frozen weights; for full fine-tuning (encoder, None, None)."""
+  encoder = build_base(family, config, train_examples)
+  injected = inject_into(family, encoder, config.peft)
+  return encoder, injected, (base_fingerprint(injected, family.transformer(encoder))
+                             if injected else None)
+
+
 def inject_into(family, encoder, config: PeftConfig) -> Optional[injection.Injected]:
   """Wraps the family's transformer backbone as --peft says; None for full fine-tuning."""
   if not config.enabled:

@@ -52,6 +52,7 @@ ARCHITECTURES = {
     "GemmaBackbone": ("gemma", "model.layers.{}.", _LLAMA_STYLE),
 }
 _FUSED = ("query", "key", "value")  # GPT-2's c_attn, in the order of its output columns
+_FUSED_MODULE = ".attn.c_attn"
 # tfsft head layer -> (PEFT task_type, Transformers module); causal LMs have no head of their own.
 HEADS = {"logits": ("SEQ_CLS", "classifier"), "score": ("SEQ_CLS", "classifier"),
          "tag_logits": ("TOKEN_CLS", "classifier"), "span_logits": ("QUESTION_ANS", "qa_outputs")}
@@ -84,15 +85,15 @@ def adapter_tensors(backbone, injected: injection.Injected, config: PeftConfig):
   if injected.method != "lora":
     raise UserError("PEFT's format holds LoRA adapters; --peft=adapter runs export as a "
                     "SavedModel (their adapters cannot be merged or named for Transformers)")
-  model_type, layer_path, modules = _architecture(backbone)
-  updates: Dict[Tuple[int, str], Dict[str, Tuple[np.ndarray, np.ndarray]]] = {}
+  _, layer_path, modules = _architecture(backbone)
+  by_module: Dict[str, Dict[str, Tuple[np.ndarray, np.ndarray]]] = {}
   for _, _, wrapper in injected.wrappers:
     role = injection.role_of(wrapper.base.name)
     module = layer_path.format(_layer_of(backbone, wrapper)) + modules[role]
-    updates.setdefault((_layer_of(backbone, wrapper), module), {})[role] = _as_matrices(wrapper)
+    by_module.setdefault(module, {})[role] = _as_matrices(wrapper)
   tensors, rank_pattern, alpha_pattern = {}, {}, {}
-  for (_, module), by_role in updates.items():
-    if len(by_role) > 1 or (model_type == "gpt2" and module.endswith("c_attn")):
+  for module, by_role in by_module.items():
+    if module.endswith(_FUSED_MODULE):
       a, b = _fused(backbone, by_role)
       fused_rank = a.shape[0]
       # PEFT scales this module by its own alpha / rank: keep the scale of the separate updates.
