@@ -2,7 +2,6 @@
 as the identity, only they train, and a merged LoRA model computes what the wrapped one did."""
 
 import keras
-import keras_hub
 import numpy as np
 import pytest
 
