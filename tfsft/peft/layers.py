@@ -51,6 +51,17 @@ def _rank_letter(layout: KernelLayout) -> str:
               if letter not in layout.inputs + layout.kernel + layout.outputs)
 
 
+def _spelled_out(equation: str, batch_rank: int) -> str:
+  """`equation` with its "..." (a Dense layer's leading dimensions) written as letters. TF's
+  einsum takes a broadcasting path for "...", whose gradient is about 17x slower here than the
+  same contraction spelled out (8x64x1536 inputs, rank 8: 60 ms against 3.5 ms a step); on
+  SmolLM2's feed-forward projections it made a LoRA step slower than a full fine-tuning one."""
+  if "..." not in equation:
+    return equation
+  unused = [letter for letter in string.ascii_letters if letter not in equation]
+  return equation.replace("...", "".join(unused[:batch_rank]))
+
+
 def _dims(layer, layout: KernelLayout, letters: str) -> Tuple[int, ...]:
   shape = tuple(layer.kernel.shape)
   return tuple(shape[layout.kernel.index(letter)] for letter in letters)
@@ -86,8 +97,10 @@ class LoraProjection(keras.layers.Layer):
   def call(self, inputs, training=None):
     outputs = self.base(inputs)
     update = self.dropout(inputs, training=training) if self.dropout else inputs
-    update = ops.einsum(self._down, ops.cast(update, "float32"), self.lora_a)
-    update = ops.einsum(self._up, update, self.lora_b) * self.scale
+    down, up = (_spelled_out(equation, len(inputs.shape) - len(self.layout.contracted))
+                for equation in (self._down, self._up))
+    update = ops.einsum(down, ops.cast(update, "float32"), self.lora_a)
+    update = ops.einsum(up, update, self.lora_b) * self.scale
     return outputs + ops.cast(update, outputs.dtype)
 
   def merged_kernel(self):
