@@ -24,6 +24,9 @@ from tfsft.models.causal_lm_forward import NextTokenModel, next_token_loss_terms
 from tfsft.serving import servability
 from tiny_gguf import LETTERS, conversations, write_chat_llama
 
+pytestmark = pytest.mark.heavy  # trains and exports tiny causal LMs: started first (conftest.py)
+
+
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory):
   return write_chat_llama(str(tmp_path_factory.mktemp("llama") / "tiny.gguf"))

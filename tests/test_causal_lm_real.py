@@ -9,6 +9,7 @@ sentences (24 of them once gave the base 4.2, the export 3.2). The BLEU
 gain over the base model is measured by benchmarks/translation_bleu.py instead (81 steps on 800
 pairs: 0.8 -> 7.3 on 100 unseen sentences; docs/benchmarks.md)."""
 
+import pytest
 import sacrebleu
 
 from conftest import shared_path
@@ -16,6 +17,8 @@ from tfsft import trainer
 from tfsft.config import DataConfig, ModelConfig, OptimizerConfig, RuntimeConfig, TrainConfig
 from tfsft.data.sentence_pairs import read_pairs
 from tfsft.generation.completions import Completer, Request
+
+pytestmark = pytest.mark.heavy  # the longest test: started first (conftest.py)
 
 PROMPT = "Translate to French: {source}"
 

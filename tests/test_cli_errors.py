@@ -13,6 +13,8 @@ from tfsft.errors import UserError
 from tfsft.model_dir import load_trained_model
 from tfsft.serving import servability
 
+pytestmark = pytest.mark.heavy  # a subprocess per bad input: started first (conftest.py)
+
 
 def _snapshot(*roots):
   digest = {}

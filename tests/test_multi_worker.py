@@ -16,6 +16,8 @@ from conftest import REPO, assert_ok, run_cli
 from tfsft import distribute
 from tfsft.errors import UserError
 
+pytestmark = pytest.mark.heavy  # two worker processes per test: started first (conftest.py)
+
 FLAGS = ["--task=imdb", "--model=lstm", "--embedding_dim=8", "--lstm_units=4", "--batch_size=8",
          "--learning_rate=1e-2"]
 WORKER_TIMEOUT_S = 240  # a bound for hangs, far above the ~20 s a run takes

@@ -21,6 +21,8 @@ from tfsft.serving.servability import check_servable
 from tiny_assets import labeled_rows
 from tiny_gguf import LETTERS, conversations, write_chat_llama
 
+pytestmark = pytest.mark.heavy  # trains and exports several models: started first (conftest.py)
+
 
 @pytest.fixture(scope="module")
 def reviews(tmp_path_factory):
