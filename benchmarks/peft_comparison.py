@@ -36,6 +36,7 @@ flags.DEFINE_integer("max_seq_length", 64, "Tokens per example.")
 flags.DEFINE_integer("batch_size", 32, "Global batch size.")
 flags.DEFINE_float("num_epochs", 2, "Passes over the training data.")
 flags.DEFINE_integer("lora_rank", 8, "--peft=lora rank.")
+flags.DEFINE_float("lora_alpha", 16.0, "--peft=lora alpha (the update is scaled by alpha / rank).")
 flags.DEFINE_string("lora_targets", None, "--peft=lora projections (default: the family's).")
 flags.DEFINE_float("learning_rate", None, "Every method's peak learning rate (default: tfsft's "
                    "default for the family and method).")
@@ -56,12 +57,14 @@ def run_one(method: str) -> dict:
         runtime=RuntimeConfig(model_dir=os.path.join(scratch, "run"), batch_size=FLAGS.batch_size,
                               num_epochs=FLAGS.num_epochs, export=False),
         optimizer=OptimizerConfig(learning_rate=FLAGS.learning_rate),
-        peft=PeftConfig(peft=method, lora_rank=FLAGS.lora_rank, lora_targets=FLAGS.lora_targets))
+        peft=PeftConfig(peft=method, lora_rank=FLAGS.lora_rank, lora_alpha=FLAGS.lora_alpha,
+                        lora_targets=FLAGS.lora_targets))
     timer = SteadyStepTimer(FLAGS.warmup_steps)
     start = time.perf_counter()
     results = trainer.run(config, extra_callbacks=[timer])
   return {
       "peft": method, "learning_rate": FLAGS.learning_rate, "lora_targets": FLAGS.lora_targets,
+      "lora_rank": FLAGS.lora_rank, "lora_alpha": FLAGS.lora_alpha,
       "steps": results["step"],
       "steady_steps_per_s": round(1 / timer.seconds_per_step(), 3),
       "wall_s": round(time.perf_counter() - start, 1),
@@ -81,8 +84,8 @@ def main(argv):
   del argv
   passed = [f"--{name}={FLAGS[name].value}" for name in (
       "task", "model", "init_checkpoint", "data_path", "max_train_examples", "max_eval_examples",
-      "max_seq_length", "batch_size", "num_epochs", "lora_rank", "lora_targets", "learning_rate",
-      "warmup_steps")
+      "max_seq_length", "batch_size", "num_epochs", "lora_rank", "lora_alpha", "lora_targets",
+      "learning_rate", "warmup_steps")
             if FLAGS[name].value is not None]
   for method in FLAGS.methods:
     process = subprocess.run([sys.executable, __file__, f"--one={method}", *passed],

@@ -53,6 +53,22 @@ def test_training_lowers_the_loss_and_scores_the_splits(trained):
   assert scalars(os.path.join(trained["model_dir"], "logs", "validation"), "eval/accuracy")
 
 
+def test_the_run_records_what_it_cost_in_real_tokens(trained):
+  with open(os.path.join(trained["model_dir"], "eval_results.json")) as handle:
+    results = json.load(handle)
+  assert results["train_steps_timed"] == 60
+  assert results["train_seconds"] > 0
+  assert results["train_examples_per_second"] == pytest.approx(
+      60 * 16 / results["train_seconds"], rel=0.01)
+  tokens_per_example = results["train_tokens_per_second"] / results["train_examples_per_second"]
+  max_seq_length = 32 if trained["family"] == "bert" else 128  # the flag, or imdb's default
+  assert 2 <= tokens_per_example <= max_seq_length
+  # Batches cut to their longest row (rounded up to 8) carry less padding than rows of
+  # --max_seq_length would.
+  assert 0 <= results["padding_fraction"] < 1 - tokens_per_example / max_seq_length
+  assert results["peak_rss_mb"] > 100 and results["final_evaluation_seconds"] > 0
+
+
 def test_fresh_process_serving_matches_the_in_memory_model(trained):
   report = check_servable(trained["export_path"], {"text": UNSEEN})
   assert report["problems"] == []

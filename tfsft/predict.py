@@ -99,14 +99,25 @@ def _serving_default(saved_model_dir: str):
   return signatures["serving_default"]
 
 
+# Rows read ahead and sorted by length before batching, so each call pads its texts to similar
+# lengths (the SavedModel cuts a batch to its longest text); outputs keep the input order.
+_SORT_WINDOW_BATCHES = 50
+
+
 def _predictions(serve, names, rows, batch_size):
   # A blank row is not sent to the model: a score for no text would read like a real prediction,
   # and some signatures (question answering) need text to work on.
-  for start in range(0, len(rows), batch_size):
-    batch = rows[start:start + batch_size]
-    predicted = iter(_predict_batch(serve, names, [row for row in batch if row is not None]))
-    for row in batch:
-      yield dict.fromkeys(names, "") if row is None else next(predicted)
+  window = batch_size * _SORT_WINDOW_BATCHES
+  for start in range(0, len(rows), window):
+    chunk = rows[start:start + window]
+    filled = [i for i, row in enumerate(chunk) if row is not None]
+    by_length = sorted(filled, key=lambda i: -sum(len(chunk[i][name]) for name in names))
+    answers = {}
+    for first in range(0, len(by_length), batch_size):
+      batch = by_length[first:first + batch_size]
+      answers.update(zip(batch, _predict_batch(serve, names, [chunk[i] for i in batch])))
+    for i, row in enumerate(chunk):
+      yield dict.fromkeys(names, "") if row is None else answers[i]
 
 
 def _predict_batch(serve, names, batch):

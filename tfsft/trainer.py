@@ -10,12 +10,13 @@ import contextlib
 import dataclasses
 import math
 import os
+import time
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-from tfsft import distribute, evaluation, run_lock
+from tfsft import distribute, evaluation, run_costs, run_lock
 from tfsft.config import DEFAULT_EPOCHS, TrainConfig, check_ranges
 from tfsft.data import splits
 from tfsft.data.text_checks import user_errors_from_data
@@ -157,12 +158,18 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
       encoder, injected, fingerprint = peft_checkpoints.build_wrapped(family, config, data.train)
     train_batches = task.training_batches(encoder, data.train, counts["train"], config)
     plan = plan_steps(config, train_batches.steps_per_pass)
-    logging.info("Plan: %s; %d row(s) per replica per step.", plan,
-                 config.runtime.batch_size // strategy.num_replicas_in_sync)
+    logging.info("Plan: %s; %d row(s) per replica per step%s.", plan,
+                 config.runtime.batch_size // strategy.num_replicas_in_sync,
+                 "" if train_batches.fill is None else
+                 f", {100 * train_batches.fill:.1f}% of the positions real tokens")
     model = task.build_model(encoder, config.model, data.label_names)
     model.compile(
         optimizer=make_optimizer(config.optimizer, _learning_rate(config, family), plan.total_steps),
         loss=task.loss(), metrics=task.training_metrics())
+    # Keras' "auto" turns XLA on where a GPU or TPU is and off on CPUs; batches come in at most
+    # --max_seq_length / 8 widths, so XLA compiles a bounded number of shapes.
+    logging.info("XLA (jit_compile): %s; dtype policy: %s.", model.jit_compile,
+                 keras.mixed_precision.dtype_policy().name)
     optimizer = model.optimizer  # under mixed_float16, the loss-scaling wrapper
     optimizer.build(model.trainable_variables)
     checkpoint = peft_checkpoints.training_checkpoint(model, optimizer, injected)
@@ -197,18 +204,23 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
   writers = _summary_writers(model_dir, config, chief, data.evaluation_splits())
   evaluator = evaluation.Evaluator(
       task, encoder, data.label_names, data.evaluation_splits(), counts, config, writers)
+  clock = run_costs.StepClock()
   with distribute.lost_worker_as_user_error(strategy, model_dir.checkpoint_dir):
     _fit(model, train_batches, plan, config.runtime, manager, evaluator,
          [evaluation.TrainingSummaries(writers["train"], config.runtime.log_every_steps, optimizer),
-          *extra_callbacks])
+          clock, *extra_callbacks])
     step = int(optimizer.iterations.numpy())
     if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
       manager.save(checkpoint_number=step)
+    evaluation_start = time.perf_counter()
     results = evaluator.evaluate(model, step)
+    evaluation_seconds = time.perf_counter() - evaluation_start
   checkpoint_size = checkpoint_bytes(manager.latest_checkpoint)
   logging.info("Checkpoint %s: %.1f MB.", manager.latest_checkpoint, checkpoint_size / 1e6)
   results.update(step=step, data_source=data.source, examples=counts,
-                 checkpoint_bytes=checkpoint_size, **parameters)
+                 checkpoint_bytes=checkpoint_size, **parameters,
+                 **run_costs.training_costs(clock, config.runtime.batch_size, train_batches),
+                 final_evaluation_seconds=round(evaluation_seconds, 2))
   if chief:
     write_json_atomically(model_dir.eval_results_file, results)
     if config.runtime.export:

@@ -20,10 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfsft.data.packing import TokenizedExample, pack
+from tfsft.data.pipeline import MEGABATCH, rounded_up
 
 FEATURES = ("token_ids", "segment_ids", "positions", "trained")
-_MEGABATCH = 50  # batches per length-sorted group
-_PAD_TO_MULTIPLE = 8
 
 
 @dataclasses.dataclass
@@ -33,6 +32,7 @@ class Batches:
   make: object  # seed -> tf.data.Dataset
   count: int  # batches in one pass
   fill: float
+  real_tokens_per_batch: float
 
   def dataset(self, seed: int = 0) -> tf.data.Dataset:
     return self.make(seed)
@@ -52,7 +52,8 @@ def packed_batches(examples: Sequence[TokenizedExample], row_length: int, batch_
       dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True).repeat()
     return dataset.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
-  return Batches(make, count // batch_size if training else -(-count // batch_size), rows.fill)
+  return Batches(make, count // batch_size if training else -(-count // batch_size), rows.fill,
+                 rows.fill * row_length * min(batch_size, count))
 
 
 def length_grouped_batches(examples: Sequence[TokenizedExample], batch_size: int, pad_id: int,
@@ -64,7 +65,7 @@ def length_grouped_batches(examples: Sequence[TokenizedExample], batch_size: int
   token_ids = tf.ragged.constant([example.token_ids for example in examples], tf.int32)
   trained = tf.ragged.constant([example.trained.astype(np.int32) for example in examples],
                                tf.int32)
-  padded_lengths = [min(_rounded_up(max(lengths[batch])), max_width) for batch in members]
+  padded_lengths = [min(rounded_up(int(max(lengths[batch]))), max_width) for batch in members]
   used = sum(int(lengths[batch].sum()) for batch in members)
   fill = used / max(1, sum(len(batch) * width for batch, width in zip(members, padded_lengths)))
   # Batches as rows of example indices (-1 fills the last, shorter batch in evaluation).
@@ -76,7 +77,7 @@ def length_grouped_batches(examples: Sequence[TokenizedExample], batch_size: int
     indices = tf.gather(index_table, batch_index)
     indices = tf.boolean_mask(indices, indices >= 0)
     ids = tf.gather(token_ids, indices)
-    width = tf.minimum(_rounded_up_tensor(tf.reduce_max(ids.row_lengths())), max_width)
+    width = tf.minimum(rounded_up(tf.cast(tf.reduce_max(ids.row_lengths()), tf.int32)), max_width)
     real = tf.sequence_mask(ids.row_lengths(), width, tf.int32)
     shape = tf.stack([tf.cast(ids.nrows(), tf.int32), width])
     return {"token_ids": ids.to_tensor(pad_id, shape=shape),
@@ -91,7 +92,7 @@ def length_grouped_batches(examples: Sequence[TokenizedExample], batch_size: int
     return dataset.map(batch_features, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE)
 
-  return Batches(make, len(members), fill)
+  return Batches(make, len(members), fill, used / max(1, len(members)))
 
 
 def _length_groups(lengths: np.ndarray, batch_size: int, training: bool,
@@ -103,18 +104,9 @@ def _length_groups(lengths: np.ndarray, batch_size: int, training: bool,
     return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
   order = np.random.default_rng(seed).permutation(len(lengths))
   groups = []
-  span = batch_size * _MEGABATCH
+  span = batch_size * MEGABATCH
   for start in range(0, len(order), span):
     megabatch = order[start:start + span]
     megabatch = megabatch[np.argsort(-lengths[megabatch], kind="stable")]
     groups += [megabatch[i:i + batch_size] for i in range(0, len(megabatch), batch_size)]
   return [batch for batch in groups if len(batch) == batch_size]
-
-
-def _rounded_up(length: int) -> int:
-  return -(-int(length) // _PAD_TO_MULTIPLE) * _PAD_TO_MULTIPLE
-
-
-def _rounded_up_tensor(length):
-  length = tf.cast(length, tf.int32)
-  return (length + _PAD_TO_MULTIPLE - 1) // _PAD_TO_MULTIPLE * _PAD_TO_MULTIPLE

@@ -37,6 +37,13 @@ class TextEncoder:
       features = {self.feature_names[0]: features}
     return {name: tf.cast(features[name], tf.int32) for name in self.feature_names}
 
+  def real_tokens(self, features: Dict[str, tf.Tensor]) -> tf.Tensor:
+    """bool [batch, length]: True at real tokens, False at padding, which is always at the end and
+    masked out by the backbone (BERT's padding_mask; id 0, the LSTM's mask_zero)."""
+    if "padding_mask" in features:
+      return features["padding_mask"] > 0
+    return features[self.feature_names[0]] != 0
+
   def inputs(self) -> Dict[str, keras.KerasTensor]:
     return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in self.feature_names}
 

@@ -8,8 +8,10 @@ clients send raw strings. Signatures:
                      question and context for squad) -> the task's outputs (classification:
                      scores, classes, label; regression: score; translation: translation; NER:
                      entities and per-word tags; squad: answer, its offsets and score)
-  tokenize           the same inputs -> int32 features (token_ids, ...) exactly as training saw
-                     them (NER adds the words; squad returns one row per context window)
+  tokenize           the same inputs -> int32 features (token_ids, ...) as training saw them,
+                     padded to --max_seq_length (training and serving_default cut a batch to
+                     its longest row; the model masks padding either way). NER adds the words;
+                     squad returns one row per context window
   predict_token_ids  features -> the task's per-token outputs, for clients that tokenize
                      themselves (NER: a tag per word-piece; squad: start and end logits)
   + the task's extras (classification: `classify` for TF Serving's Classify API)

@@ -10,7 +10,7 @@ import abc
 import dataclasses
 import functools
 import math
-from typing import Callable, Dict, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import keras
 import numpy as np
@@ -28,9 +28,12 @@ from tfsft.serving import signatures
 class EvaluationSplit:
   """One evaluation split, prepared once and scored many times."""
   examples: tf.data.Dataset  # the raw (inputs, target) examples
-  batches: tf.data.Dataset  # (model inputs, targets) batches, cached after tokenization
+  # (model inputs, targets) batches, tokenized once; None for tasks that score raw examples.
+  batches: Optional[tf.data.Dataset]
   targets: np.ndarray  # the raw targets in dataset order: labels, or target texts
   steps: int  # batches in `batches` (explicit: filtered datasets have unknown length)
+  # The dataset position of each row of `batches`, when they are sorted by length; None: in order.
+  order: Optional[np.ndarray] = None
 
   @functools.cached_property
   def texts(self) -> np.ndarray:
@@ -38,13 +41,31 @@ class EvaluationSplit:
     sources)."""
     return pipeline.column_of(self.examples, 0)
 
+  def predict(self, model: keras.Model) -> np.ndarray:
+    """The model's outputs for every example (rows of equal shape), in dataset order."""
+    outputs = np.asarray(model.predict(self.batches, steps=self.steps, verbose=0))
+    if self.order is None:
+      return outputs
+    restored = np.empty_like(outputs)
+    restored[self.order] = outputs
+    return restored
+
 
 @dataclasses.dataclass
 class TrainingBatches:
   """The training stream: `dataset(seed)` is endless and shuffled by `seed`; one pass over the
-  training examples is `steps_per_pass` of its batches (what the step plan counts)."""
+  training examples is `steps_per_pass` of its batches (what the step plan counts). `fill` (real
+  tokens / positions computed) and `real_tokens_per_batch` say what a step costs in tokens."""
   dataset: Callable[..., tf.data.Dataset]
   steps_per_pass: int
+  fill: Optional[float] = None
+  real_tokens_per_batch: Optional[float] = None
+
+
+def check_enough_for_a_batch(count: int, batch_size: int):
+  if count < batch_size:
+    raise UserError(f"only {count} training examples for --batch_size={batch_size}: lower "
+                    "--batch_size or add data")
 
 
 class Task(abc.ABC):
@@ -54,6 +75,12 @@ class Task(abc.ABC):
   # What a run of this task uses when --model / --max_seq_length are not given.
   default_model = "bert"
   default_max_seq_length = 128
+  # Whether `model_inputs` gives one row per example; otherwise (SQuAD's context windows) the
+  # step plan counts the rows.
+  one_row_per_example = True
+  # Whether `evaluate` runs the serving path on the raw examples (words and answers are read
+  # back from the text) rather than the model on tokenized batches.
+  scores_raw_examples = False
 
   def __init__(self, data_config: DataConfig = DataConfig()):
     self.data_config = data_config  # the run's data flags: some tasks take columns from them
@@ -78,25 +105,32 @@ class Task(abc.ABC):
   def training_batches(self, encoder, examples: tf.data.Dataset, count: int,
                        config: TrainConfig) -> TrainingBatches:
     """Raw training examples (`count` of them) -> batches for `fit`: tokenized in tf.data by
-    `model_inputs`, a fixed --batch_size each."""
+    `model_inputs`, --batch_size rows of similar length each, trimmed to the longest
+    (data/pipeline.py). The fill is measured on a sample of the stream."""
     batch_size = config.runtime.batch_size
-    if count < batch_size:
-      raise UserError(f"only {count} training examples for --batch_size={batch_size}: lower "
-                      "--batch_size or add data")
+    check_enough_for_a_batch(count, batch_size)
     to_model_inputs = lambda text, target: self.model_inputs(encoder, text, target)
-    return TrainingBatches(
-        lambda seed: pipeline.training_dataset(examples, to_model_inputs, batch_size, seed),
-        steps_per_pass=count // batch_size)
+    rows = count if self.one_row_per_example else pipeline.count_rows(examples, to_model_inputs)
+    make = lambda seed: pipeline.training_dataset(examples, to_model_inputs, encoder.real_tokens,
+                                                  batch_size, seed, rows)
+    fill = pipeline.measure_fill(make(config.runtime.seed + 1), encoder.real_tokens)
+    return TrainingBatches(make, steps_per_pass=rows // batch_size, fill=fill.fill,
+                           real_tokens_per_batch=fill.real_tokens_per_batch)
 
   def evaluation_split(self, encoder, examples: tf.data.Dataset, count: int,
                        config: TrainConfig) -> EvaluationSplit:
-    """One evaluation split, tokenized once; `evaluate` scores models on it."""
+    """One evaluation split, tokenized once into batches sorted by length (each cut to its
+    longest row); `evaluate` scores models on it and `EvaluationSplit.predict` gives outputs back
+    in dataset order."""
+    targets = pipeline.column_of(examples, 1)
+    if self.scores_raw_examples:
+      return EvaluationSplit(examples, None, targets, steps=0)
     batch_size = config.runtime.batch_size
     to_model_inputs = lambda text, target: self.model_inputs(encoder, text, target)
-    return EvaluationSplit(examples,
-                           pipeline.evaluation_dataset(examples, to_model_inputs, batch_size),
-                           targets=pipeline.column_of(examples, 1),
-                           steps=math.ceil(count / batch_size))
+    batches = pipeline.length_sorted_batches(examples, to_model_inputs, encoder.real_tokens,
+                                             batch_size)
+    return EvaluationSplit(examples, batches.dataset, targets,
+                           steps=math.ceil(count / batch_size), order=batches.order)
 
   def warmup_inputs(self, validation: tf.data.Dataset) -> Dict[str, list]:
     """A few real serving inputs by name, for the SavedModel's warmup requests."""
@@ -131,8 +165,11 @@ class Task(abc.ABC):
 
   def predict_text(self, model: keras.Model, encoder: TextEncoder, texts: Sequence[tf.Tensor],
                    label_names) -> Dict[str, tf.Tensor]:
-    """The serving inputs -> what `serving_default` returns; traced into the SavedModel."""
-    return self.predict(model, encoder, self.text_features(encoder, texts), label_names)
+    """The serving inputs -> what `serving_default` returns; traced into the SavedModel. The
+    features are cut to the request's longest text."""
+    features = self.text_features(encoder, texts)
+    return self.predict(model, encoder, pipeline.cut_to_longest(encoder.real_tokens(features),
+                                                                features), label_names)
 
   @abc.abstractmethod
   def predict(self, model: keras.Model, encoder: TextEncoder, features: Dict[str, tf.Tensor],

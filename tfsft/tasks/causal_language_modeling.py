@@ -116,7 +116,8 @@ class CausalLmTask(Task):
     if batches.count == 0:
       raise UserError(f"{counts.examples} training examples make no full batch of --batch_size="
                       f"{batch_size} rows: lower --batch_size or add data")
-    return TrainingBatches(batches.dataset, batches.count)
+    return TrainingBatches(batches.dataset, batches.count, batches.fill,
+                           batches.real_tokens_per_batch)
 
   def evaluation_split(self, encoder, examples, count, config: TrainConfig) -> TokenizedSplit:
     raw, kept, counts = self._examples(encoder, examples, config, "evaluation")

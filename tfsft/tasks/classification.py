@@ -29,7 +29,7 @@ class ClassificationTask(Task):
     return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
   def evaluate(self, model, encoder, split, label_names):
-    logits = model.predict(split.batches, steps=split.steps, verbose=0)
+    logits = split.predict(model)
     probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1).numpy()
     return classification_metrics(split.targets, probabilities, label_names)
 

@@ -8,8 +8,8 @@ Run (SQuAD JSON files; online, drop --data_path to read TFDS squad/v1.1 or squad
 Published for comparison (full SQuAD v1.1 dev): BERT-Base 80.8 EM / 88.5 F1 (BERT paper, Table 2).
 
 Long contexts become overlapping windows (models/question_windows.py); a window that does not hold
-the whole answer is trained to point at [CLS]. A training batch of --batch_size questions thus holds
-one or more windows per question. Answers are the best span among the n best
+the whole answer is trained to point at [CLS]. Training batches hold --batch_size windows, and an
+epoch is one pass over all the windows. Answers are the best span among the n best
 (tasks/answer_spans.py), scored with the official SQuAD scripts shipped in tf-models-official.
 
 Serving: `question` and `context` (string [batch]) -> answer (string; "" when the model abstains,
@@ -48,8 +48,10 @@ def _span_accuracy(y_true, y_pred):
 class SquadTask(Task):
   name = "squad"
   needs_word_pieces = True
+  scores_raw_examples = True  # answers are read back from the context, by character
   # BERT's run_squad.py windows: 384 pieces, --doc_stride=128, --max_query_length=64.
   default_max_seq_length = 384
+  one_row_per_example = False  # a long context gives several windows
   _settings = SpanSettings()  # replaced by build_model with the run's flags
   _answerer = None  # (model, traced answer function), reused by every evaluation
 

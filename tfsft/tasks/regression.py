@@ -26,8 +26,7 @@ class RegressionTask(Task):
     return [keras.metrics.MeanAbsoluteError(name="mae")]
 
   def evaluate(self, model, encoder, split, label_names):
-    predictions = np.asarray(model.predict(split.batches, steps=split.steps, verbose=0),
-                             np.float64).reshape(-1)
+    predictions = split.predict(model).astype(np.float64).reshape(-1)
     targets = np.asarray(split.targets, np.float64)
     constant = np.std(predictions) == 0 or np.std(targets) == 0  # correlation is undefined
     return {

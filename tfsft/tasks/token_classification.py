@@ -25,7 +25,7 @@ matches CoNLL's tokenization for most text, and returns padded tensors per sente
 import keras
 import tensorflow as tf
 
-from tfsft.data import conll
+from tfsft.data import conll, pipeline
 from tfsft.data.tag_scheme import OUTSIDE, find_spans, span_mean
 from tfsft.metrics.entities import entity_metrics
 from tfsft.metrics.token_accuracy import MaskedTokenAccuracy
@@ -39,6 +39,7 @@ _EVALUATION_BATCH = 64
 class TokenClassificationTask(Task):
   name = "token_classification"
   needs_word_pieces = True
+  scores_raw_examples = True  # tags are read back per word
   tfds_name = None  # local CoNLL files only
   _tagger = None  # (model, tf.function of _word_tags): traced once, reused by every evaluation
 
@@ -132,6 +133,8 @@ class TokenClassificationTask(Task):
     encoded = encode_words(encoder.preprocessor.tokenizer, words,
                            encoder.preprocessor.sequence_length)
     features = {name: encoded.features[name] for name in encoder.feature_names}
+    # Every word's first piece lies within the longest row, so cutting keeps them all.
+    features = pipeline.cut_to_longest(encoder.real_tokens(features), features)
     probabilities = tf.nn.softmax(tf.cast(model(features, training=False), tf.float32), axis=-1)
     tags = word_values(tf.argmax(probabilities, -1, output_type=tf.int32), encoded.first_piece,
                        outside_id)

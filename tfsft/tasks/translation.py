@@ -11,6 +11,8 @@ perplexity. Evaluation decodes (greedy or --beam_size beams) and scores corpus B
 against the reference translations.
 """
 
+import math
+
 import keras
 import keras_hub
 import numpy as np
@@ -18,9 +20,9 @@ import sacrebleu
 import tensorflow as tf
 
 from tfsft.config import DataConfig
-from tfsft.data import sentence_pairs
+from tfsft.data import pipeline, sentence_pairs
 from tfsft.metrics.token_accuracy import MaskedTokenAccuracy
-from tfsft.tasks.base import Task
+from tfsft.tasks.base import EvaluationSplit, Task, TrainingBatches, check_enough_for_a_batch
 
 _EXAMPLES_IN_TENSORBOARD = 8
 
@@ -77,6 +79,24 @@ class TranslationTask(Task):
     decoder_input_ids, decoder_target_ids = encoder.target_ids(target)
     return ({"source_ids": encoder.preprocess(text)["source_ids"],
              "decoder_input_ids": decoder_input_ids}, decoder_target_ids)
+
+  def training_batches(self, encoder, examples, count, config):
+    """Batches tokenized a batch at a time: the encoder-decoder's tokenizers already pad each
+    batch to its own longest sentence (models/lstm_seq2seq.py)."""
+    batch_size = config.runtime.batch_size
+    check_enough_for_a_batch(count, batch_size)
+    to_model_inputs = lambda text, target: self.model_inputs(encoder, text, target)
+    return TrainingBatches(
+        lambda seed: pipeline.batch_then_tokenize(examples, to_model_inputs, batch_size, seed),
+        steps_per_pass=count // batch_size)
+
+  def evaluation_split(self, encoder, examples, count, config):
+    batch_size = config.runtime.batch_size
+    to_model_inputs = lambda text, target: self.model_inputs(encoder, text, target)
+    return EvaluationSplit(
+        examples, pipeline.batch_then_tokenize(examples, to_model_inputs, batch_size,
+                                               training=False),
+        targets=pipeline.column_of(examples, 1), steps=math.ceil(count / batch_size))
 
   def build_model(self, encoder, config, label_names):
     return encoder.backbone  # the whole encoder-decoder belongs to the model family
