@@ -41,6 +41,7 @@ flags.DEFINE_string("lora_targets", None, "--peft=lora projections (default: the
 flags.DEFINE_float("learning_rate", None, "Every method's peak learning rate (default: tfsft's "
                    "default for the family and method).")
 flags.DEFINE_list("methods", ["none", "lora"], "--peft values to compare.")
+flags.DEFINE_boolean("group_by_length", True, "As tfsft.train's --group_by_length.")
 flags.DEFINE_integer("warmup_steps", 5, "Untimed first steps (tracing).")
 flags.DEFINE_string("one", None, "Internal: run this one method in this process.")
 FLAGS = flags.FLAGS
@@ -51,7 +52,8 @@ def run_one(method: str) -> dict:
     config = TrainConfig(
         task=FLAGS.task,
         data=DataConfig(data_path=FLAGS.data_path, max_train_examples=FLAGS.max_train_examples,
-                        max_eval_examples=FLAGS.max_eval_examples),
+                        max_eval_examples=FLAGS.max_eval_examples,
+                        group_by_length=FLAGS.group_by_length),
         model=ModelConfig(model=FLAGS.model, init_checkpoint=FLAGS.init_checkpoint,
                           max_seq_length=FLAGS.max_seq_length),
         runtime=RuntimeConfig(model_dir=os.path.join(scratch, "run"), batch_size=FLAGS.batch_size,
@@ -85,7 +87,7 @@ def main(argv):
   passed = [f"--{name}={FLAGS[name].value}" for name in (
       "task", "model", "init_checkpoint", "data_path", "max_train_examples", "max_eval_examples",
       "max_seq_length", "batch_size", "num_epochs", "lora_rank", "lora_alpha", "lora_targets",
-      "learning_rate", "warmup_steps")
+      "learning_rate", "warmup_steps", "group_by_length")
             if FLAGS[name].value is not None]
   for method in FLAGS.methods:
     process = subprocess.run([sys.executable, __file__, f"--one={method}", *passed],

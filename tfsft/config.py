@@ -48,6 +48,9 @@ class DataConfig:
   test_fraction: float = _in(OPEN_FRACTION, 0.1)
   max_train_examples: Optional[int] = _in(AT_LEAST_ONE)
   max_eval_examples: Optional[int] = _in(AT_LEAST_ONE)
+  # Training batches of rows of similar length (else rows in shuffled order); either way each
+  # batch is cut to its longest row.
+  group_by_length: bool = True
   # Users' own files (text_classification): which columns hold what.
   text_column: str = "text"
   text_pair_column: Optional[str] = None

@@ -74,6 +74,10 @@ flags.DEFINE_string("prompt_template", None,
                     "instruction_tuning with --text_from_task: the user's turn, with {source} for "
                     "the example's text, e.g. \"Translate to French: {source}\"; the target (or "
                     "label name) is the assistant's answer.")
+flags.DEFINE_boolean("group_by_length", _D.data.group_by_length,
+                     "Training batches of examples of similar length (Hugging Face's "
+                     "group_by_length); --nogroup_by_length keeps the shuffled order. Either way "
+                     "each batch is padded only to its longest row.")
 flags.DEFINE_boolean("train_on_prompt", _D.data.train_on_prompt,
                      "causal_lm: loss on every token, not only on the assistant's turns.")
 flags.DEFINE_boolean("packing", _D.data.packing,
@@ -172,6 +176,7 @@ def config_from_flags() -> cfg.TrainConfig:
           data_path=FLAGS.data_path, tfds_data_dir=FLAGS.tfds_data_dir, tfds_name=FLAGS.tfds_name,
           validation_fraction=FLAGS.validation_fraction, test_fraction=FLAGS.test_fraction,
           max_train_examples=FLAGS.max_train_examples, max_eval_examples=FLAGS.max_eval_examples,
+          group_by_length=FLAGS.group_by_length,
           text_column=FLAGS.text_column, text_pair_column=FLAGS.text_pair_column,
           label_column=FLAGS.label_column, regression=FLAGS.regression,
           version_2_with_negative=FLAGS.version_2_with_negative,

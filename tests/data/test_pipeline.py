@@ -49,6 +49,14 @@ def test_grouping_by_length_keeps_every_row_once_in_batches_of_similar_length():
   assert spread < 2
 
 
+def test_a_megabatch_of_one_keeps_rows_in_stream_order():
+  """--nogroup_by_length: batches are consecutive rows of the shuffled stream."""
+  lengths = np.random.default_rng(2).integers(1, FULL_LENGTH + 1, size=40)
+  batches = pipeline.grouped_by_length(_rows(lengths), _real_tokens, 4, seed=0, megabatch=1)
+  members = sorted(sorted(int(i) for i in target) for _, target in batches.as_numpy_iterator())
+  assert members == [list(range(start, start + 4)) for start in range(0, 40, 4)]
+
+
 def test_each_batch_is_cut_to_its_longest_row_rounded_up_to_8():
   lengths = [3, 9, 5, 2, 2, 1]
   trim = pipeline.trimmed_to_longest(_real_tokens)

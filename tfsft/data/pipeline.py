@@ -87,13 +87,15 @@ def rounded_up(length):
 
 
 def training_dataset(examples: tf.data.Dataset, to_model_inputs: Callable, real_tokens: Callable,
-                     batch_size: int, seed: int, rows_per_pass: int) -> tf.data.Dataset:
-  """An endless, shuffled stream of length-grouped (features, targets) batches of `batch_size`
-  rows each (static batch size: TPUs need it), each trimmed to its longest row. The same seed
-  gives the same batches."""
+                     batch_size: int, seed: int, rows_per_pass: int,
+                     group_by_length: bool = True) -> tf.data.Dataset:
+  """An endless, shuffled stream of (features, targets) batches of `batch_size` rows each (static
+  batch size: TPUs need it), grouped by length unless told not to, each trimmed to its longest
+  row. The same seed gives the same batches."""
   shuffled = examples.shuffle(_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
   rows = tokenized_rows(shuffled, to_model_inputs)
-  megabatch = max(1, min(MEGABATCH, rows_per_pass // batch_size))
+  # A megabatch of one batch sorts nothing across batches: rows stay in shuffled order.
+  megabatch = max(1, min(MEGABATCH, rows_per_pass // batch_size)) if group_by_length else 1
   return (grouped_by_length(rows, real_tokens, batch_size, seed, megabatch)
           .map(trimmed_to_longest(real_tokens), num_parallel_calls=tf.data.AUTOTUNE)
           .prefetch(tf.data.AUTOTUNE))

@@ -57,11 +57,12 @@ def packed_batches(examples: Sequence[TokenizedExample], row_length: int, batch_
 
 
 def length_grouped_batches(examples: Sequence[TokenizedExample], batch_size: int, pad_id: int,
-                           training: bool, max_width: int, seed: int = 0) -> Batches:
+                           training: bool, max_width: int, seed: int = 0,
+                           megabatch: int = MEGABATCH) -> Batches:
   """One example per row, rows of similar length together, each batch padded to its longest
   (never wider than `max_width`, the longest an example may be)."""
   lengths = np.array([len(example.token_ids) for example in examples])
-  members = _length_groups(lengths, batch_size, training, seed)
+  members = _length_groups(lengths, batch_size, training, seed, megabatch)
   token_ids = tf.ragged.constant([example.token_ids for example in examples], tf.int32)
   trained = tf.ragged.constant([example.trained.astype(np.int32) for example in examples],
                                tf.int32)
@@ -95,8 +96,8 @@ def length_grouped_batches(examples: Sequence[TokenizedExample], batch_size: int
   return Batches(make, len(members), fill, used / max(1, len(members)))
 
 
-def _length_groups(lengths: np.ndarray, batch_size: int, training: bool,
-                   seed: int) -> List[np.ndarray]:
+def _length_groups(lengths: np.ndarray, batch_size: int, training: bool, seed: int,
+                   megabatch_batches: int) -> List[np.ndarray]:
   """Example indices per batch. Training: shuffled, sorted by length within megabatches, only full
   batches. Evaluation: every example, sorted by length."""
   if not training:
@@ -104,7 +105,7 @@ def _length_groups(lengths: np.ndarray, batch_size: int, training: bool,
     return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
   order = np.random.default_rng(seed).permutation(len(lengths))
   groups = []
-  span = batch_size * MEGABATCH
+  span = batch_size * megabatch_batches
   for start in range(0, len(order), span):
     megabatch = order[start:start + span]
     megabatch = megabatch[np.argsort(-lengths[megabatch], kind="stable")]

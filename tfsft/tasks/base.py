@@ -112,7 +112,8 @@ class Task(abc.ABC):
     to_model_inputs = lambda text, target: self.model_inputs(encoder, text, target)
     rows = count if self.one_row_per_example else pipeline.count_rows(examples, to_model_inputs)
     make = lambda seed: pipeline.training_dataset(examples, to_model_inputs, encoder.real_tokens,
-                                                  batch_size, seed, rows)
+                                                  batch_size, seed, rows,
+                                                  self.data_config.group_by_length)
     fill = pipeline.measure_fill(make(config.runtime.seed + 1), encoder.real_tokens)
     return TrainingBatches(make, steps_per_pass=rows // batch_size, fill=fill.fill,
                            real_tokens_per_batch=fill.real_tokens_per_batch)

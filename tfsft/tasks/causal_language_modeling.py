@@ -107,12 +107,14 @@ class CausalLmTask(Task):
       batches = token_batches.packed_batches(kept, config.model.max_seq_length, batch_size, pad,
                                              training=True)
     else:
+      grouped = self.data_config.group_by_length
       batches = token_batches.length_grouped_batches(
           kept, batch_size, pad, training=True, max_width=config.model.max_seq_length,
-          seed=config.runtime.seed)
+          seed=config.runtime.seed, megabatch=token_batches.MEGABATCH if grouped else 1)
     logging.info("Training rows are %.1f%% real tokens (%s); %d batches of %d rows per pass.",
                  100 * batches.fill, "packed" if self.data_config.packing else
-                 "grouped by length, padded per batch", batches.count, batch_size)
+                 f"{'grouped by length' if grouped else 'in shuffled order'}, padded per batch",
+                 batches.count, batch_size)
     if batches.count == 0:
       raise UserError(f"{counts.examples} training examples make no full batch of --batch_size="
                       f"{batch_size} rows: lower --batch_size or add data")
