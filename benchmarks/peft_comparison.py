@@ -41,7 +41,8 @@ flags.DEFINE_string("lora_targets", None, "--peft=lora projections (default: the
 flags.DEFINE_float("learning_rate", None, "Every method's peak learning rate (default: tfsft's "
                    "default for the family and method).")
 flags.DEFINE_list("methods", ["none", "lora"], "--peft values to compare.")
-flags.DEFINE_boolean("group_by_length", True, "As tfsft.train's --group_by_length.")
+flags.DEFINE_boolean("group_by_length", None, "As tfsft.train's --group_by_length (default: the "
+                     "task's).")
 flags.DEFINE_integer("warmup_steps", 5, "Untimed first steps (tracing).")
 flags.DEFINE_string("one", None, "Internal: run this one method in this process.")
 FLAGS = flags.FLAGS

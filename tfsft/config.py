@@ -49,8 +49,8 @@ class DataConfig:
   max_train_examples: Optional[int] = _in(AT_LEAST_ONE)
   max_eval_examples: Optional[int] = _in(AT_LEAST_ONE)
   # Training batches of rows of similar length (else rows in shuffled order); either way each
-  # batch is cut to its longest row.
-  group_by_length: bool = True
+  # batch is cut to its longest row. None: the task's default (Task.default_group_by_length).
+  group_by_length: Optional[bool] = None
   # Users' own files (text_classification): which columns hold what.
   text_column: str = "text"
   text_pair_column: Optional[str] = None

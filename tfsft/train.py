@@ -77,7 +77,8 @@ flags.DEFINE_string("prompt_template", None,
 flags.DEFINE_boolean("group_by_length", _D.data.group_by_length,
                      "Training batches of examples of similar length (Hugging Face's "
                      "group_by_length); --nogroup_by_length keeps the shuffled order. Either way "
-                     "each batch is padded only to its longest row.")
+                     "each batch is padded only to its longest row. Default: the task's "
+                     f"({_task_defaults('default_group_by_length')}).")
 flags.DEFINE_boolean("train_on_prompt", _D.data.train_on_prompt,
                      "causal_lm: loss on every token, not only on the assistant's turns.")
 flags.DEFINE_boolean("packing", _D.data.packing,

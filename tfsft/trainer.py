@@ -55,15 +55,17 @@ def plan_steps(config: TrainConfig, steps_per_pass: int) -> StepPlan:
 
 
 def with_task_defaults(config: TrainConfig) -> TrainConfig:
-  """Fills the settings left unset that the task decides (--model, --max_seq_length), so the run
-  records, compares on resume, and exports concrete values."""
+  """Fills the settings left unset that the task decides (--model, --max_seq_length,
+  --group_by_length), so the run records, compares on resume, and exports concrete values."""
   task = TASKS.get(config.task)(config.data)
-  model = config.model
-  return dataclasses.replace(config, model=dataclasses.replace(
+  model, data = config.model, config.data
+  model = dataclasses.replace(
       model,
       model=task.default_model if model.model is None else model.model,
       max_seq_length=(task.default_max_seq_length if model.max_seq_length is None
-                      else model.max_seq_length)))
+                      else model.max_seq_length))
+  data = dataclasses.replace(data, group_by_length=task.group_by_length)
+  return dataclasses.replace(config, model=model, data=data)
 
 
 def check_flags(config: TrainConfig):

@@ -75,6 +75,7 @@ class Task(abc.ABC):
   # What a run of this task uses when --model / --max_seq_length are not given.
   default_model = "bert"
   default_max_seq_length = 128
+  default_group_by_length = True
   # Whether `model_inputs` gives one row per example; otherwise (SQuAD's context windows) the
   # step plan counts the rows.
   one_row_per_example = True
@@ -90,6 +91,12 @@ class Task(abc.ABC):
     """The raw string inputs of one example, as the SavedModel's signatures name them. One name:
     each split yields (text, target); two: ((text, text_pair), target)."""
     return ("text",)
+
+  @property
+  def group_by_length(self) -> bool:
+    """--group_by_length, or this task's default when it is not given."""
+    setting = self.data_config.group_by_length
+    return self.default_group_by_length if setting is None else setting
 
   def check_flags(self, config) -> None:
     """Refuses flag values this task cannot work with (a UserError), before anything is read."""
@@ -113,7 +120,7 @@ class Task(abc.ABC):
     rows = count if self.one_row_per_example else pipeline.count_rows(examples, to_model_inputs)
     make = lambda seed: pipeline.training_dataset(examples, to_model_inputs, encoder.real_tokens,
                                                   batch_size, seed, rows,
-                                                  self.data_config.group_by_length)
+                                                  self.group_by_length)
     fill = pipeline.measure_fill(make(config.runtime.seed + 1), encoder.real_tokens)
     return TrainingBatches(make, steps_per_pass=rows // batch_size, fill=fill.fill,
                            real_tokens_per_batch=fill.real_tokens_per_batch)

@@ -107,7 +107,7 @@ class CausalLmTask(Task):
       batches = token_batches.packed_batches(kept, config.model.max_seq_length, batch_size, pad,
                                              training=True)
     else:
-      grouped = self.data_config.group_by_length
+      grouped = self.group_by_length
       batches = token_batches.length_grouped_batches(
           kept, batch_size, pad, training=True, max_width=config.model.max_seq_length,
           seed=config.runtime.seed, megabatch=token_batches.MEGABATCH if grouped else 1)
