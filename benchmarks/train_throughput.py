@@ -8,8 +8,8 @@
 Both are timed in the same process on the same reviews, batch size and sequence length, over the
 same number of steady-state steps (the first steps, which trace and compile, are excluded):
   baseline  keras_hub.models.BertTextClassifier with its preprocessor, `fit` on Python lists (float32)
-  tfsft     trainer.run: tf.data (batch -> in-graph tokenization in a parallel map -> prefetch),
-            once per --mixed_precision policy
+  tfsft     trainer.run: tf.data (tokenize in chunks -> group by length -> cut each batch to its
+            longest row -> prefetch), once per --mixed_precision policy
 Prints one JSON line; docs/benchmarks.md records results.
 """
 
