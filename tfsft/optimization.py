@@ -1,4 +1,5 @@
-"""The BERT fine-tuning recipe (Devlin et al., 2019, appendix A.3) on Keras 3's own AdamW:
+"""The BERT fine-tuning recipe (Devlin et al., 2019, appendix A.3) on Keras 3's AdamW (each update one
+fused kernel, tfsft/fused_adamw.py):
 linear warmup to the peak learning rate, linear decay to zero, no weight decay on LayerNorm or bias
 variables, and global-norm gradient clipping.
 """
@@ -7,6 +8,7 @@ import keras
 from keras import ops
 
 from tfsft.config import OptimizerConfig
+from tfsft.fused_adamw import FusedAdamW
 
 # Keras 3 matches these against each variable's name: keras-hub's LayerNorm variables are
 # gamma/beta, its RMSNorm weights (Llama, Mistral, Qwen, Gemma) `scale`, and every Dense/attention
@@ -38,7 +40,7 @@ def make_optimizer(config: OptimizerConfig, peak_learning_rate: float,
                    total_steps: int) -> keras.optimizers.Optimizer:
   schedule = LinearWarmupLinearDecay(peak_learning_rate, int(config.warmup_ratio * total_steps),
                                      total_steps)
-  optimizer = keras.optimizers.AdamW(
+  optimizer = FusedAdamW(
       learning_rate=schedule, weight_decay=config.weight_decay, epsilon=config.adam_epsilon,
       global_clipnorm=config.clip_global_norm or None)
   optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
