@@ -10,7 +10,6 @@ other text example.
 """
 
 import dataclasses
-import os
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -18,8 +17,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfsft.config import DataConfig
-from tfsft.data import splits
-from tfsft.data.tfds_loading import tfds_failures_as_user_errors
+from tfsft.data import split_files, splits, tfds_loading
 from tfsft.errors import UserError
 
 DOCUMENT_START = "-DOCSTART-"
@@ -85,23 +83,7 @@ def load(config: DataConfig, seed: int, tfds_name=None) -> splits.LabeledTextSpl
 
 
 def find_files(path) -> Dict[str, str]:
-  if not path:
-    raise UserError("this task reads CoNLL files: pass --data_path=<file or directory>")
-  if not os.path.exists(path):
-    raise UserError(f"--data_path={path} does not exist: point it at a CoNLL file or a directory "
-                    "with train.txt")
-  if os.path.isfile(path):
-    return {"train": path}
-  files = {}
-  for split_name, stems in SPLIT_FILES.items():
-    found = sorted(name for name in os.listdir(path)
-                   if name in stems or os.path.splitext(name)[0] in stems)
-    if found:
-      files[split_name] = os.path.join(path, found[0])
-  if "train" not in files:
-    raise UserError(f"--data_path={path} has no train file (train.txt or eng.train): add one or "
-                    "point --data_path at a single CoNLL file")
-  return files
+  return split_files.find_split_files(path, None, split_stems=SPLIT_FILES, kind="CoNLL files")
 
 
 def _load_local(path):
@@ -133,16 +115,13 @@ def _dataset(sentences, tags) -> tf.data.Dataset:
 
 
 def _load_tfds(name, data_dir):
-  import tensorflow_datasets as tfds  # only TFDS users pay for the import
-  with tfds_failures_as_user_errors(name, "directory of CoNLL files"):
-    loaded, info = tfds.load(name, split=["train", "dev", "test"], data_dir=data_dir,
-                             with_info=True)
+  loaded, info, source = tfds_loading.load(name, ["train", "dev", "test"],
+                                           "directory of CoNLL files", data_dir)
   tags = info.features["ner"].feature.names
 
   def as_example(row):
     return (tf.strings.reduce_join(row["tokens"], separator=" "),
             tf.strings.reduce_join(tf.strings.as_string(row["ner"]), separator=" "))
 
-  train, validation, test = (dataset.map(as_example) for dataset in loaded)
-  return ({"train": train, "validation": validation, "test": test}, tags,
-          f"TFDS {name} (data_dir={data_dir or 'default'})")
+  by_split = {"train": loaded["train"], "validation": loaded["dev"], "test": loaded["test"]}
+  return {split: dataset.map(as_example) for split, dataset in by_split.items()}, tags, source

@@ -15,9 +15,8 @@ import tensorflow as tf
 from absl import logging
 
 from tfsft.config import DataConfig
-from tfsft.data import splits
+from tfsft.data import splits, tfds_loading
 from tfsft.data.text_checks import checked_text
-from tfsft.data.tfds_loading import tfds_failures_as_user_errors
 from tfsft.errors import UserError
 
 TFDS_NAME = "imdb_reviews"
@@ -40,16 +39,14 @@ def load(config: DataConfig, seed: int) -> splits.LabeledTextSplits:
 
 
 def _load_tfds(data_dir):
-  import tensorflow_datasets as tfds  # only TFDS users pay for the import
-  with tfds_failures_as_user_errors(TFDS_NAME, "aclImdb directory or aclImdb_v1.tar.gz"):
-    (train, test), info = tfds.load(TFDS_NAME, split=["train", "test"], data_dir=data_dir,
-                                    as_supervised=True, with_info=True)
+  loaded, info, source = tfds_loading.load(TFDS_NAME, ["train", "test"],
+                                           "aclImdb directory or aclImdb_v1.tar.gz", data_dir,
+                                           as_supervised=True)
   if tuple(info.features["label"].names) != LABEL_NAMES:
     raise UserError(f"TFDS '{TFDS_NAME}' has labels {info.features['label'].names}, "
                     f"expected {list(LABEL_NAMES)}")
   as_int32 = lambda text, label: (text, tf.cast(label, tf.int32))
-  return (train.map(as_int32), test.map(as_int32),
-          f"TFDS {TFDS_NAME} (data_dir={data_dir or 'default'})")
+  return loaded["train"].map(as_int32), loaded["test"].map(as_int32), source
 
 
 def _load_local(path, seed):

@@ -7,7 +7,6 @@ discovered from the training split (sorted; numerically when all are numbers).
 """
 
 import dataclasses
-import os
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np

@@ -10,20 +10,15 @@ Files are read in Python (line by line, so a bad line is named by number) into m
 corpora that fit a CPU run are megabytes, and the check must run before any training starts.
 """
 
-import os
-
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from tfsft.config import DataConfig
-from tfsft.data import splits
-from tfsft.data.tfds_loading import tfds_failures_as_user_errors
+from tfsft.data import split_files, splits, tfds_loading
 from tfsft.errors import UserError
 
 DEFAULT_TFDS_NAME = "ted_hrlr_translate/pt_to_en"
-_SPLIT_FILES = {"train": ("train.tsv",), "validation": ("validation.tsv", "dev.tsv"),
-                "test": ("test.tsv",)}
 
 
 def load(config: DataConfig, seed: int) -> splits.LabeledTextSplits:
@@ -63,21 +58,9 @@ def read_pairs(path: str):
 
 
 def _load_local(path: str):
-  if not os.path.exists(path):
-    raise UserError(f"--data_path={path} does not exist: point it at a source<TAB>target file or "
-                    "a directory with train.tsv")
-  if os.path.isfile(path):
-    files = {"train": path}
-  else:
-    files = {}
-    for split_name, candidates in _SPLIT_FILES.items():
-      found = [os.path.join(path, name) for name in candidates
-               if os.path.isfile(os.path.join(path, name))]
-      if found:
-        files[split_name] = found[0]
-    if "train" not in files:
-      raise UserError(f"--data_path={path} has no train.tsv: add one (source<TAB>target per line) "
-                      "or point --data_path at a single pairs file")
+  # train.tsv, validation.tsv (or dev.tsv), test.tsv
+  files = split_files.find_split_files(path, (".tsv",),
+                                       kind="sentence pairs (source<TAB>target lines)")
   by_split = {}
   for split_name, file_path in files.items():
     sources, targets = read_pairs(file_path)
@@ -88,11 +71,7 @@ def _load_local(path: str):
 
 
 def _load_tfds(name: str, data_dir):
-  import tensorflow_datasets as tfds  # only TFDS users pay for the import
-  with tfds_failures_as_user_errors(name, "source<TAB>target file"):
-    builder = tfds.builder(name, data_dir=data_dir)
-    builder.download_and_prepare()
-    available = set(builder.info.splits)
-    by_split = {split_name: builder.as_dataset(split=split_name, as_supervised=True)
-                for split_name in ("train", "validation", "test") if split_name in available}
-  return by_split, f"TFDS {name} (data_dir={data_dir or 'default'})"
+  by_split, _, source = tfds_loading.load(name, ["train"], "source<TAB>target file", data_dir,
+                                          optional_splits=("validation", "test"),
+                                          as_supervised=True)
+  return by_split, source

@@ -20,7 +20,7 @@ from absl import logging
 
 from tfsft.config import DataConfig
 from tfsft.data import splits
-from tfsft.data.tfds_loading import tfds_failures_as_user_errors
+from tfsft.data import tfds_loading
 from tfsft.errors import UserError
 
 # File names per split in a --data_path directory (the SQuAD release names its files like these).
@@ -138,19 +138,18 @@ def _load_local(path) -> Tuple[Dict[str, List[SquadExample]], str]:
 
 
 def _load_tfds(config):
-  import tensorflow_datasets as tfds  # only TFDS users pay for the import
   name = config.tfds_name or ("squad/v2.0" if config.version_2_with_negative else "squad/v1.1")
-  with tfds_failures_as_user_errors(name, "SQuAD JSON file or directory"):
-    loaded = tfds.load(name, split=["train", "validation"], data_dir=config.tfds_data_dir)
+  loaded, _, source = tfds_loading.load(name, ["train", "validation"],
+                                        "SQuAD JSON file or directory", config.tfds_data_dir)
   by_split = {}
-  for split_name, dataset in zip(("train", "validation"), loaded):
+  for split_name, dataset in loaded.items():
     by_split[split_name] = [
         SquadExample(row["id"].decode(), row["question"].decode(), row["context"].decode(),
                      tuple((text.decode(), int(start)) for text, start in
                            zip(row["answers"]["text"], row["answers"]["answer_start"])),
                      is_impossible=len(row["answers"]["text"]) == 0)
-        for row in tfds.as_numpy(dataset)]
-  return by_split, f"TFDS {name} (data_dir={config.tfds_data_dir or 'default'})"
+        for row in dataset.as_numpy_iterator()]
+  return by_split, source
 
 
 def _dataset(examples: Sequence[SquadExample]) -> tf.data.Dataset:

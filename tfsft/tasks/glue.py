@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 
 from tfsft.config import DataConfig
 from tfsft.data import labeled_files, splits
-from tfsft.data.tfds_loading import tfds_failures_as_user_errors
+from tfsft.data import tfds_loading
 from tfsft.tasks.classification import ClassificationTask
 from tfsft.tasks.regression import RegressionTask
 
@@ -93,13 +93,12 @@ class _GlueData:
 
 
 def _load_tfds(name, spec, config):
-  import tensorflow_datasets as tfds  # only TFDS users pay for the import
+  import tensorflow as tf
   tfds_name = f"glue/{name}"
   names = (["train", "validation_matched", "validation_mismatched"] if spec.mismatched_file
            else ["train", "validation"])
-  with tfds_failures_as_user_errors(tfds_name, "directory of the GLUE TSVs"):
-    loaded = tfds.load(tfds_name, split=names, data_dir=config.tfds_data_dir)
-  import tensorflow as tf
+  loaded, _, source = tfds_loading.load(tfds_name, names, "directory of the GLUE TSVs",
+                                        config.tfds_data_dir)
 
   def as_example(row):
     texts = tuple(row[feature] for feature in spec.tfds_text)
@@ -107,12 +106,12 @@ def _load_tfds(name, spec, config):
     target = tf.cast(target, tf.float32 if not spec.label_names else tf.int32)
     return (texts if len(texts) > 1 else texts[0]), target
 
-  train, validation, *mismatched = (dataset.map(as_example) for dataset in loaded)
+  train, validation, *mismatched = (loaded[split].map(as_example) for split in names)
   return splits.LabeledTextSplits(
       train=splits.limit(train, config.max_train_examples),
       validation=splits.limit(validation, config.max_eval_examples), test=None,
       label_names=spec.label_names,
-      source=f"TFDS {tfds_name} (data_dir={config.tfds_data_dir or 'default'})",
+      source=source,
       extra_evaluation={"validation_mismatched": splits.limit(dataset, config.max_eval_examples)
                         for dataset in mismatched})
 
