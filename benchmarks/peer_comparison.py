@@ -21,6 +21,7 @@ has them, given as --peer_python). Every system runs one epoch of AdamW at --lea
 --batch_size; training time is the whole training loop, first steps (tracing) and checkpoints
 included. Real tokens are counted with the checkpoint's WordPiece tokenizer, truncated as the
 models see them, padding excluded, so tokens/s are comparable across systems.
+cpu_steal_fraction is the CPU time a shared VM's hypervisor took away during the system's run.
 Prints one JSON line per system, then a summary line; docs/benchmarks.md records results.
 """
 
@@ -32,6 +33,8 @@ import tempfile
 import time
 
 from absl import app, flags
+
+from cpu_steal import measured_steal  # benchmarks/ is the script's directory, hence on sys.path
 
 flags.DEFINE_enum("task", "sst2", ["sst2", "imdb"], "Which data: GLUE SST-2 TSVs or aclImdb.")
 flags.DEFINE_string("data_path", None, "glue_sst2 directory, or the aclImdb directory / tarball.")
@@ -171,8 +174,10 @@ def main(argv):
     counts = {split: len(values) for split, values in texts.items()}
     results = {}
     for system in FLAGS.systems:
-      process = subprocess.run(_command(system, data_dir), capture_output=True, text=True,
-                               check=False)
+      stolen = {}
+      with measured_steal(stolen):
+        process = subprocess.run(_command(system, data_dir), capture_output=True, text=True,
+                                 check=False)
       lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
       if process.returncode or not lines:
         sys.exit(f"{system} failed:\n{process.stderr[-3000:]}")
@@ -181,6 +186,7 @@ def main(argv):
           train_examples_per_second=round(counts["train"] / result["train_seconds"], 2),
           train_tokens_per_second=round(tokens / result["train_seconds"], 1),
           eval_examples_per_second=round(counts["validation"] / result["eval_seconds"], 2))
+      result.update(stolen)
       results[system] = result
       print(json.dumps({"system": system, **result}), flush=True)
   base = results.get("keras_hub", {}).get("train_examples_per_second")
