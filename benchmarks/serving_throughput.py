@@ -1,5 +1,5 @@
 """tfsft's exported SavedModel against a Hugging Face `pipeline` on the same raw reviews, model and
-machine, one after the other in one run: reviews/s through `serving_default` (raw text in), and
+machine, taking turns in one run: reviews/s through `serving_default` (raw text in), and
 where its time goes (the `tokenize` signature alone, `predict_token_ids` alone).
 
   python benchmarks/serving_throughput.py --data_path=../shared/data/imdb/aclImdb_train.tar.gz \
@@ -15,7 +15,7 @@ The systems:
                          truncation (benchmarks/hugging_face_pipeline.py, in --peer_python)
 Each pass classifies every review once in batches of --batch_size, after one untimed batch, in a
 fresh process; the systems take --repeats passes in turns (each tfsft export is made once).
-cpu_steal_fraction is the CPU time a shared VM's hypervisor took away during the system's run.
+cpu_steal_fraction is the CPU time a shared VM's hypervisor took away during the pass.
 Prints one JSON line per system, then a summary line; docs/benchmarks.md records results.
 """
 
