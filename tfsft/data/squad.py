@@ -19,8 +19,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfsft.config import DataConfig
-from tfsft.data import splits
-from tfsft.data import tfds_loading
+from tfsft.data import splits, tfds_loading
 from tfsft.errors import UserError
 
 # File names per split in a --data_path directory (the SQuAD release names its files like these).

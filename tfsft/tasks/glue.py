@@ -16,8 +16,7 @@ import os
 from typing import Optional, Tuple
 
 from tfsft.config import DataConfig
-from tfsft.data import labeled_files, splits
-from tfsft.data import tfds_loading
+from tfsft.data import labeled_files, splits, tfds_loading
 from tfsft.tasks.classification import ClassificationTask
 from tfsft.tasks.regression import RegressionTask
 
