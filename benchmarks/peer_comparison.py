@@ -27,14 +27,13 @@ Prints one JSON line per system, then a summary line; docs/benchmarks.md records
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 from absl import app, flags
 
-from cpu_steal import measured_steal  # benchmarks/ is the script's directory, hence on sys.path
+from system_runs import print_result, result_of  # benchmarks/ is the script's dir: on sys.path
 
 flags.DEFINE_enum("task", "sst2", ["sst2", "imdb"], "Which data: GLUE SST-2 TSVs or aclImdb.")
 flags.DEFINE_string("data_path", None, "glue_sst2 directory, or the aclImdb directory / tarball.")
@@ -166,7 +165,7 @@ def main(argv):
   if FLAGS.one:
     runner = {"keras_hub": run_keras_hub, "tfsft": run_tfsft,
               "tfsft_bfloat16": lambda data_dir: run_tfsft(data_dir, "mixed_bfloat16")}[FLAGS.one]
-    print("RESULT " + json.dumps(runner(FLAGS.data_dir)), flush=True)
+    print_result(runner(FLAGS.data_dir))
     return
   with tempfile.TemporaryDirectory() as data_dir:
     texts = write_examples(data_dir)
@@ -174,19 +173,11 @@ def main(argv):
     counts = {split: len(values) for split, values in texts.items()}
     results = {}
     for system in FLAGS.systems:
-      stolen = {}
-      with measured_steal(stolen):
-        process = subprocess.run(_command(system, data_dir), capture_output=True, text=True,
-                                 check=False)
-      lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
-      if process.returncode or not lines:
-        sys.exit(f"{system} failed:\n{process.stderr[-3000:]}")
-      result = json.loads(lines[-1][len("RESULT "):])
+      result = result_of(_command(system, data_dir))
       result.update(
           train_examples_per_second=round(counts["train"] / result["train_seconds"], 2),
           train_tokens_per_second=round(tokens / result["train_seconds"], 1),
           eval_examples_per_second=round(counts["validation"] / result["eval_seconds"], 2))
-      result.update(stolen)
       results[system] = result
       print(json.dumps({"system": system, **result}), flush=True)
   base = results.get("keras_hub", {}).get("train_examples_per_second")

@@ -22,14 +22,13 @@ Prints one JSON line per system, then a summary line; docs/benchmarks.md records
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 from absl import app, flags
 
-from cpu_steal import measured_steal  # benchmarks/ is the script's directory, hence on sys.path
+from system_runs import print_result, result_of  # benchmarks/ is the script's dir: on sys.path
 
 flags.DEFINE_string("data_path", None, "aclImdb directory or tarball.")
 flags.DEFINE_string("init_checkpoint", None, "Hugging Face BERT directory (MiniLM).")
@@ -50,8 +49,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PRECISION = {"tfsft": "none", "tfsft_bfloat16": "mixed_bfloat16"}
 
 
-def write_reviews(work_dir: str) -> str:
-  """reviews.jsonl ({"text", "label"}), also the train/validation files of the one-step runs."""
+def write_reviews(work_dir: str):
+  """reviews.jsonl ({"text", "label"}), also the train/validation files of the one-step runs;
+  returns its path and how many reviews it holds."""
   from tfsft.config import DataConfig
   from tfsft.data import imdb
   data = imdb.load(DataConfig(data_path=FLAGS.data_path, max_eval_examples=FLAGS.reviews),
@@ -61,7 +61,7 @@ def write_reviews(work_dir: str) -> str:
   for name in ("reviews", "train", "validation"):
     with open(os.path.join(work_dir, f"{name}.jsonl"), "w", encoding="utf-8") as handle:
       handle.writelines(row + "\n" for row in rows)
-  return os.path.join(work_dir, "reviews.jsonl")
+  return os.path.join(work_dir, "reviews.jsonl"), len(rows)
 
 
 def export(work_dir: str) -> dict:
@@ -109,27 +109,20 @@ def serve(work_dir: str, export_path: str) -> dict:
           "load_seconds": round(load_seconds, 2)}
 
 
-def _run(command) -> dict:
-  process = subprocess.run(command, capture_output=True, text=True, check=False)
-  lines = [line for line in process.stdout.splitlines() if line.startswith("RESULT ")]
-  if process.returncode or not lines:
-    sys.exit(f"{' '.join(command[:3])} failed:\n{process.stderr[-3000:]}")
-  return json.loads(lines[-1][len("RESULT "):])
-
-
 def export_path(system: str, work_dir: str) -> str:
   """A tfsft system's SavedModel, exported once in its own process (the dtype policy is global)."""
-  return _run([*_ours(work_dir), "--one=export",
-               f"--mixed_precision={PRECISION[system]}"])["export_path"]
+  return result_of([*_ours(work_dir), "--one=export",
+                    f"--mixed_precision={PRECISION[system]}"])["export_path"]
 
 
 def serving_seconds(system: str, work_dir: str, reviews_file: str, exports: dict) -> dict:
   """One timed pass of `system` over the reviews, in a fresh process."""
   if system == "hugging_face_pipeline":
-    return _run([FLAGS.peer_python, os.path.join(HERE, "hugging_face_pipeline.py"),
-                 f"--model={FLAGS.init_checkpoint}", f"--reviews={reviews_file}",
-                 f"--max_seq_length={FLAGS.max_seq_length}", f"--batch_size={FLAGS.batch_size}"])
-  return _run([*_ours(work_dir), "--one=serve", f"--export_path={exports[system]}"])
+    return result_of([FLAGS.peer_python, os.path.join(HERE, "hugging_face_pipeline.py"),
+                      f"--model={FLAGS.init_checkpoint}", f"--reviews={reviews_file}",
+                      f"--max_seq_length={FLAGS.max_seq_length}",
+                      f"--batch_size={FLAGS.batch_size}"])
+  return result_of([*_ours(work_dir), "--one=serve", f"--export_path={exports[system]}"])
 
 
 def _ours(work_dir: str) -> list:
@@ -141,23 +134,19 @@ def _ours(work_dir: str) -> list:
 def main(argv):
   del argv
   if FLAGS.one == "export":
-    print("RESULT " + json.dumps(export(FLAGS.work_dir)), flush=True)
+    print_result(export(FLAGS.work_dir))
     return
   if FLAGS.one == "serve":
-    print("RESULT " + json.dumps(serve(FLAGS.work_dir, FLAGS.export_path)), flush=True)
+    print_result(serve(FLAGS.work_dir, FLAGS.export_path))
     return
   passes = {system: [] for system in FLAGS.systems}
   with tempfile.TemporaryDirectory() as work_dir:
-    reviews_file = write_reviews(work_dir)
-    with open(reviews_file, encoding="utf-8") as handle:
-      count = sum(1 for _ in handle)
+    reviews_file, count = write_reviews(work_dir)
     exports = {system: export_path(system, work_dir) for system in passes if system in PRECISION}
     # Round robin: a neighbour's load on a shared VM then falls on every system alike.
     for _ in range(FLAGS.repeats):
       for system in passes:
-        result = {}
-        with measured_steal(result):
-          result.update(serving_seconds(system, work_dir, reviews_file, exports))
+        result = serving_seconds(system, work_dir, reviews_file, exports)
         result["reviews_per_second"] = round(count / result["seconds"], 2)
         passes[system].append(result)
         print(json.dumps({"system": system, **result}), flush=True)
