@@ -15,7 +15,8 @@ The systems, each in a fresh process:
   hugging_face          Transformers `Trainer` + `DataCollatorWithPadding` (dynamic padding)
   hugging_face_grouped  the same with `group_by_length=True`
   tfsft                 trainer.run (what tfsft.train calls) with its defaults, on the same files
-  tfsft_bfloat16        the same with --mixed_precision=mixed_bfloat16
+                        (--mixed_precision=auto: bfloat16 where the CPU has AVX-512 BF16 / AMX)
+  tfsft_float32         the same with --mixed_precision=none
 The Hugging Face runs need torch and transformers (`pip install -e ".[peers]"`, or any Python that
 has them, given as --peer_python). Every system runs one epoch of AdamW at --learning_rate with
 --batch_size; training time is the whole training loop, first steps (tracing) and checkpoints
@@ -116,7 +117,7 @@ def run_keras_hub(data_dir):
           "accuracy": round(float(np.mean(np.argmax(logits, -1) == truth)), 4)}
 
 
-def run_tfsft(data_dir, mixed_precision="none"):
+def run_tfsft(data_dir, mixed_precision="auto"):
   import keras
   from tfsft import trainer
   from tfsft.config import DataConfig, ModelConfig, OptimizerConfig, RuntimeConfig, TrainConfig
@@ -164,7 +165,7 @@ def main(argv):
   del argv
   if FLAGS.one:
     runner = {"keras_hub": run_keras_hub, "tfsft": run_tfsft,
-              "tfsft_bfloat16": lambda data_dir: run_tfsft(data_dir, "mixed_bfloat16")}[FLAGS.one]
+              "tfsft_float32": lambda data_dir: run_tfsft(data_dir, "none")}[FLAGS.one]
     print_result(runner(FLAGS.data_dir))
     return
   with tempfile.TemporaryDirectory() as data_dir:
@@ -186,7 +187,7 @@ def main(argv):
   for system, result in results.items():
     summary[f"{system}_vs_keras_hub"] = (round(result["train_examples_per_second"] / base, 2)
                                          if base else None)
-  for ours in ("tfsft", "tfsft_bfloat16"):
+  for ours in ("tfsft", "tfsft_float32"):
     for peer in ("hugging_face", "hugging_face_grouped"):
       if ours in results and peer in results:
         summary[f"{ours}_vs_{peer}"] = round(results[ours]["train_examples_per_second"]

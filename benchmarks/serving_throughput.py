@@ -7,10 +7,11 @@ where its time goes (the `tokenize` signature alone, `predict_token_ids` alone).
       --reviews=512 --repeats=3 --peer_python=/path/to/venv/bin/python
 
 The systems:
-  tfsft                  trainer.run for one step (the weights do not change the cost), its export
-                         loaded in a fresh process with tf.saved_model.load, as TF Serving loads it
-  tfsft_bfloat16         the same trained with --mixed_precision=mixed_bfloat16, whose export
-                         computes in bfloat16 (float32 weights; AVX-512 BF16 / AMX CPUs, TPUs, GPUs)
+  tfsft                  trainer.run for one step (the weights do not change the cost) with its
+                         defaults, its export loaded in a fresh process with tf.saved_model.load,
+                         as TF Serving loads it. --mixed_precision=auto: on AVX-512 BF16 / AMX
+                         CPUs, TPUs and Ampere GPUs the export computes in bfloat16
+  tfsft_float32          the same trained with --mixed_precision=none
   hugging_face_pipeline  Transformers `pipeline("text-classification")` with batch_size and
                          truncation (benchmarks/hugging_face_pipeline.py, in --peer_python)
 Each pass classifies every review once in batches of --batch_size, after one untimed batch, in a
@@ -35,18 +36,18 @@ flags.DEFINE_string("init_checkpoint", None, "Hugging Face BERT directory (MiniL
 flags.DEFINE_integer("reviews", 512, "Reviews to classify: tfsft's IMDb validation split, seed 42.")
 flags.DEFINE_integer("max_seq_length", 128, "Tokens per review (truncation).")
 flags.DEFINE_integer("batch_size", 32, "Reviews per request.")
-flags.DEFINE_list("systems", ["tfsft", "tfsft_bfloat16", "hugging_face_pipeline"],
+flags.DEFINE_list("systems", ["tfsft", "tfsft_float32", "hugging_face_pipeline"],
                   "Systems to run, in this order.")
 flags.DEFINE_integer("repeats", 3, "Timed passes per system, taken in turns; the median counts.")
 flags.DEFINE_string("peer_python", sys.executable, "Python with torch + transformers.")
 flags.DEFINE_string("one", None, "Internal: 'export' or 'serve' in this process.")
 flags.DEFINE_string("work_dir", None, "Internal: the driver's scratch directory.")
-flags.DEFINE_string("mixed_precision", "none", "Internal: the export's dtype policy.")
+flags.DEFINE_string("mixed_precision", "auto", "Internal: the export's --mixed_precision.")
 flags.DEFINE_string("export_path", None, "Internal: the SavedModel to serve.")
 FLAGS = flags.FLAGS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PRECISION = {"tfsft": "none", "tfsft_bfloat16": "mixed_bfloat16"}
+PRECISION = {"tfsft": "auto", "tfsft_float32": "none"}
 
 
 def write_reviews(work_dir: str):

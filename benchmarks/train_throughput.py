@@ -69,7 +69,6 @@ def time_tfsft(total_steps, mixed_precision):
                             mixed_precision=mixed_precision))
   timer = StepTimer(FLAGS.warmup_steps)
   trainer.run(config, extra_callbacks=[timer])
-  keras.mixed_precision.set_dtype_policy("float32")  # trainer.run set it process-wide
   return timer.rate(FLAGS.batch_size, FLAGS.max_seq_length)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import assert_ok, run_cli, scalars
+from conftest import assert_ok, run_cli, scalars, served_tolerance
 from tfsft.model_dir import load_trained_model
 from tfsft.serving.servability import check_servable
 from tfsft.serving.warmup import read_warmup_requests
@@ -86,7 +86,7 @@ def test_fresh_process_serving_matches_the_in_memory_model(trained):
   run = load_trained_model(trained["model_dir"])
   in_memory = run.task.predict(run.model, run.encoder, run.encoder.preprocess(tf.constant(UNSEEN)),
                                run.label_names)
-  np.testing.assert_allclose(in_memory["scores"].numpy(), served, atol=1e-5)
+  np.testing.assert_allclose(in_memory["scores"].numpy(), served, atol=served_tolerance(run))
 
 
 def test_predict_cli_matches_the_servability_check(trained, tmp_path):

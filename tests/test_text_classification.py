@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import assert_ok, run_cli
+from conftest import assert_ok, run_cli, served_tolerance
 from tfsft.model_dir import load_trained_model
 from tfsft.serving.servability import check_servable
 from tiny_assets import labeled_rows, pair_rows
@@ -62,7 +62,7 @@ def test_sentence_pairs_serve_text_and_text_pair(tmp_path, tiny_bert):
   run = load_trained_model(str(tmp_path / "model"))
   features = run.encoder.preprocess((tf.constant(inputs["text"]), tf.constant(inputs["text_pair"])))
   in_memory = run.task.predict(run.model, run.encoder, features, run.label_names)
-  np.testing.assert_allclose(in_memory["scores"].numpy(), served, atol=1e-5)
+  np.testing.assert_allclose(in_memory["scores"].numpy(), served, atol=served_tolerance(run))
 
   rows = tmp_path / "rows.jsonl"
   rows.write_text("".join(json.dumps({"text": a, "text_pair": b}) + "\n"

@@ -165,7 +165,7 @@ class RuntimeConfig:
   strategy: str = "auto"
   tpu: Optional[str] = None
   cpu_logical_devices: int = _in(NOT_NEGATIVE, 0)
-  mixed_precision: str = "none"
+  mixed_precision: str = "auto"  # tfsft/precision.py; resolved before the run is recorded
   seed: int = 42
   export: bool = True
 

@@ -88,6 +88,7 @@ def load_trained_model(path: str, decoding=None, merge_peft: bool = True) -> Tra
   from tfsft.models import MODELS  # imported here: keeps `tfsft.model_dir` light for tests
   from tfsft.peft import checkpoints as peft_checkpoints
   from tfsft.peft import injection
+  from tfsft.precision import global_dtype_policy, keras_policy
   from tfsft.tasks import TASKS
   model_dir = ModelDir(path)
   config, label_names, warmup_inputs = model_dir.read_run()
@@ -101,12 +102,13 @@ def load_trained_model(path: str, decoding=None, merge_peft: bool = True) -> Tra
   if checkpoint_path is None:
     raise UserError(f"{model_dir.checkpoint_dir} has no checkpoint: train first with tfsft.train")
   task, family = TASKS.get(config.task)(config.data), MODELS.get(config.model.model)
-  if config.peft.enabled:
-    encoder, injected, fingerprint = peft_checkpoints.build_wrapped(family, config)
-    peft_checkpoints.check_base(path, encoder.description, fingerprint)
-  else:
-    encoder, injected = family.restore(config.model, model_dir.encoder_dir), None
-  model = task.build_model(encoder, config.model, label_names)
+  with global_dtype_policy(keras_policy(config.runtime.mixed_precision)):  # the run's precision
+    if config.peft.enabled:
+      encoder, injected, fingerprint = peft_checkpoints.build_wrapped(family, config)
+      peft_checkpoints.check_base(path, encoder.description, fingerprint)
+    else:
+      encoder, injected = family.restore(config.model, model_dir.encoder_dir), None
+    model = task.build_model(encoder, config.model, label_names)
   # The optimizer's slots are in the checkpoint too; inference does not need them.
   restore_checkpoint(peft_checkpoints.training_checkpoint(model, injected=injected),
                      checkpoint_path, partial=True)

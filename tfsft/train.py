@@ -10,7 +10,7 @@ TrainConfig; trainer.run does the work.
 from absl import app, flags
 
 from tfsft import config as cfg
-from tfsft import distribute, trainer
+from tfsft import distribute, precision, trainer
 from tfsft.errors import exit_on_user_error
 from tfsft.tasks import TASKS
 
@@ -163,8 +163,9 @@ flags.DEFINE_enum("strategy", _D.runtime.strategy, distribute.STRATEGIES, "tf.di
 flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu ('local' on a TPU VM).")
 flags.DEFINE_integer("cpu_logical_devices", 0,
                      "Split the CPU into N logical devices (test mirrored training without GPUs).")
-flags.DEFINE_enum("mixed_precision", _D.runtime.mixed_precision, trainer.MIXED_PRECISION,
-                  "Keras dtype policy.")
+flags.DEFINE_enum("mixed_precision", _D.runtime.mixed_precision, precision.CHOICES,
+                  "Keras dtype policy. auto: mixed_bfloat16 for BERT full fine-tuning where a TPU, "
+                  "an Ampere-or-later GPU or a CPU with AVX512-BF16/AMX is, float32 otherwise.")
 flags.DEFINE_integer("seed", _D.runtime.seed, "Seeds initialisation, shuffling and the split.")
 
 FLAGS = flags.FLAGS

@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from tfsft import distribute, evaluation, run_costs, run_lock
+from tfsft import distribute, evaluation, precision, run_costs, run_lock
 from tfsft.config import DEFAULT_EPOCHS, TrainConfig, check_ranges
 from tfsft.data import splits
 from tfsft.data.text_checks import user_errors_from_data
@@ -29,9 +29,6 @@ from tfsft.peft import checkpoints as peft_checkpoints
 from tfsft.peft import injection
 from tfsft.serving.export import export_for_serving, export_record, export_root
 from tfsft.tasks import TASKS
-
-MIXED_PRECISION = ("none", "mixed_bfloat16", "mixed_float16")
-
 
 @dataclasses.dataclass(frozen=True)
 class StepPlan:
@@ -55,17 +52,21 @@ def plan_steps(config: TrainConfig, steps_per_pass: int) -> StepPlan:
 
 
 def with_task_defaults(config: TrainConfig) -> TrainConfig:
-  """Fills the settings left unset that the task decides (--model, --max_seq_length,
-  --group_by_length), so the run records, compares on resume, and exports concrete values."""
+  """Fills the settings left unset that the task, model family or hardware decides (--model,
+  --max_seq_length, --group_by_length, --mixed_precision=auto), so the run records, compares on
+  resume, and exports concrete values."""
   task = TASKS.get(config.task)(config.data)
-  model, data = config.model, config.data
+  model, data, runtime = config.model, config.data, config.runtime
   model = dataclasses.replace(
       model,
       model=task.default_model if model.model is None else model.model,
       max_seq_length=(task.default_max_seq_length if model.max_seq_length is None
                       else model.max_seq_length))
   data = dataclasses.replace(data, group_by_length=task.group_by_length)
-  return dataclasses.replace(config, model=model, data=data)
+  runtime = dataclasses.replace(runtime, mixed_precision=precision.resolve(
+      runtime.mixed_precision, MODELS.get(model.model).bfloat16_by_default, config.peft.enabled,
+      runtime.tpu))
+  return dataclasses.replace(config, model=model, data=data, runtime=runtime)
 
 
 def check_flags(config: TrainConfig):
@@ -89,9 +90,9 @@ def check_flags(config: TrainConfig):
     raise UserError("--train_steps and --num_epochs both set: keep one")
   family.check_flags(model)
   _check_peft_flags(config.peft, family, model.model)
-  if runtime.mixed_precision not in MIXED_PRECISION:
+  if runtime.mixed_precision not in precision.CHOICES:
     raise UserError(f"unknown --mixed_precision={runtime.mixed_precision}: choose from "
-                    f"{', '.join(MIXED_PRECISION)}")
+                    f"{', '.join(precision.CHOICES)}")
   if config.data.validation_fraction + config.data.test_fraction >= 1:
     raise UserError("--validation_fraction + --test_fraction must leave data for training")
 
@@ -132,7 +133,10 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   # holds the run lock.
   with (run_lock.exclusive_run(model_dir.path) if distribute.is_chief(strategy)
         else contextlib.nullcontext()):
-    return _train_evaluate_export(config, strategy, model_dir, extra_callbacks)
+    if model_dir.latest_checkpoint():
+      config = _check_same_model(model_dir, config)
+    with precision.global_dtype_policy(precision.keras_policy(config.runtime.mixed_precision)):
+      return _train_evaluate_export(config, strategy, model_dir, extra_callbacks)
 
 
 def check_output_locations(config: TrainConfig):
@@ -147,8 +151,6 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
   task = TASKS.get(config.task)(config.data)
   family = MODELS.get(config.model.model)
   resume_from = model_dir.latest_checkpoint()
-  if resume_from:
-    config = _check_same_model(model_dir, config)
   data, counts = _read_data(task, config)
   warmup_inputs = task.warmup_inputs(data.validation)
 
@@ -241,13 +243,11 @@ def _learning_rate(config: TrainConfig, family) -> float:
 
 
 def _configure_runtime(runtime) -> tf.distribute.Strategy:
-  """Strategy, dtype policy and seeds: process-wide settings that must precede model building."""
+  """Strategy and seeds: process-wide settings that must precede model building."""
   strategy = distribute.make_strategy(runtime.strategy, runtime.tpu, runtime.cpu_logical_devices)
   if runtime.batch_size % strategy.num_replicas_in_sync:
     raise UserError(f"--batch_size={runtime.batch_size} (global) does not divide over "
                     f"{strategy.num_replicas_in_sync} replicas: use a multiple of it")
-  if runtime.mixed_precision != "none":
-    keras.mixed_precision.set_dtype_policy(runtime.mixed_precision)
   keras.utils.set_random_seed(runtime.seed)
   return strategy
 
@@ -305,7 +305,8 @@ def _fit(model, train_batches, plan: StepPlan, runtime, manager, evaluator, call
 
 
 def _check_same_model(model_dir: ModelDir, config: TrainConfig) -> TrainConfig:
-  """The resumed run's config: the same model as the checkpoint's, and (PEFT) the same base."""
+  """The resumed run's config: the same model as the checkpoint's, in its precision, and (PEFT)
+  the same base."""
   previous, _, _ = model_dir.read_run()
   # Initial-weight sources may differ: a resumed run ignores them, except a PEFT run's base.
   if (previous.task != config.task or previous.model.architecture() != config.model.architecture()
@@ -314,6 +315,12 @@ def _check_same_model(model_dir: ModelDir, config: TrainConfig) -> TrainConfig:
         f"--model_dir={model_dir.path} holds a checkpoint of a different run (task={previous.task}, "
         f"model={previous.model.model}, peft={previous.peft.peft}, other model flags in "
         f"{model_dir.run_file}); rerun with the same flags or use a new --model_dir")
+  if previous.runtime.mixed_precision != config.runtime.mixed_precision:
+    # The saved backbone config carries the checkpoint's dtype policy: keep the whole model in it.
+    logging.info("Resuming in the checkpoint's precision, --mixed_precision=%s (not %s).",
+                 previous.runtime.mixed_precision, config.runtime.mixed_precision)
+    config = dataclasses.replace(config, runtime=dataclasses.replace(
+        config.runtime, mixed_precision=previous.runtime.mixed_precision))
   if not config.peft.enabled:
     return config
   return dataclasses.replace(config, model=dataclasses.replace(

@@ -148,4 +148,5 @@ def check_flags(config: ModelConfig):
 
 FAMILY = ModelFamily(build=build, save=save, restore=restore, default_learning_rate=5e-5,
                      check_flags=check_flags, word_pieces=True,
-                     transformer=lambda encoder: encoder.backbone, peft_learning_rate=2e-3)
+                     transformer=lambda encoder: encoder.backbone, peft_learning_rate=2e-3,
+                     bfloat16_by_default=True)

@@ -69,6 +69,9 @@ class ModelFamily:
   peft_learning_rate: Optional[float] = None
   # --peft=lora without --lora_targets: these roles (tfsft/peft/injection.ROLES).
   lora_targets: tuple = ("query", "value")
+  # --mixed_precision=auto trains in mixed_bfloat16 where the hardware has it: only for families
+  # whose accuracy in bfloat16 was measured against float32 (docs/benchmarks.md).
+  bfloat16_by_default: bool = False
 
 
 def refuse_init_checkpoint(config) -> None:

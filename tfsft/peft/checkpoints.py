@@ -20,6 +20,7 @@ from absl import logging
 from tfsft.config import PeftConfig
 from tfsft.errors import UserError
 from tfsft.peft import injection
+from tfsft.precision import global_dtype_policy
 
 RECORD = "peft.json"
 
@@ -27,15 +28,12 @@ RECORD = "peft.json"
 def build_base(family, config, train_examples=None):
   """The family's encoder from --init_checkpoint (`config` is the TrainConfig), its backbone in
   --base_dtype: Keras builds layers in the global dtype policy, and the checkpoint loaders cast
-  the weights they read to it. Layers made afterwards (wrappers, the task head) are float32."""
+  the weights they read to it. Layers made afterwards (wrappers, the task head) are in the
+  run's --mixed_precision (float32 unless given: precision.resolve)."""
   if config.peft.base_dtype == "float32":
     return family.build(config.model, train_examples)
-  previous = keras.config.dtype_policy()
-  keras.config.set_dtype_policy(config.peft.base_dtype)
-  try:
+  with global_dtype_policy(config.peft.base_dtype):
     encoder = family.build(config.model, train_examples)
-  finally:
-    keras.config.set_dtype_policy(previous)
   backbone = family.transformer(encoder)
   if backbone.dtype_policy.name != config.peft.base_dtype:
     raise UserError(f"--base_dtype={config.peft.base_dtype}: {encoder.description} kept its "
