@@ -20,6 +20,7 @@ from absl import logging
 from tfsft import downloads
 from tfsft.config import ModelConfig
 from tfsft.errors import UserError
+from tfsft.models import fused_layers
 from tfsft.models.encoder import ModelFamily, TextEncoder, read_json, write_json
 
 DEFAULT_PRESET = "bert_base_en_uncased"
@@ -62,6 +63,7 @@ def _encoder(backbone, tokenizer, sequence_length, description):
   if sequence_length > backbone.max_sequence_length:
     raise UserError(f"--max_seq_length={sequence_length} is longer than this BERT's "
                     f"{backbone.max_sequence_length} positions: lower --max_seq_length")
+  fused_layers.fuse(backbone)  # the same model, in the graph form oneDNN fuses
   # Built explicitly: from_preset(sequence_length=...) on the task class silently keeps 512.
   preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
       tokenizer=tokenizer, sequence_length=sequence_length)
