@@ -63,7 +63,7 @@ def _encoder(backbone, tokenizer, sequence_length, description):
   if sequence_length > backbone.max_sequence_length:
     raise UserError(f"--max_seq_length={sequence_length} is longer than this BERT's "
                     f"{backbone.max_sequence_length} positions: lower --max_seq_length")
-  fused_layers.fuse(backbone)  # the same model, in the graph form oneDNN fuses
+  fused_layers.fuse(backbone)  # the same model, in graph forms the CPU kernels fuse
   # Built explicitly: from_preset(sequence_length=...) on the task class silently keeps 512.
   preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
       tokenizer=tokenizer, sequence_length=sequence_length)
