@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from conftest import assert_ok, run_cli, scalars, served_tolerance
 from tfsft.model_dir import load_trained_model
+from tfsft.serving import servability
 from tfsft.serving.servability import check_servable
 from tfsft.serving.warmup import read_warmup_requests
 
@@ -99,6 +100,14 @@ def test_predict_cli_matches_the_servability_check(trained, tmp_path):
   assert [row["label"] for row in rows] == report["signatures"]["serving_default"]["label"]
   np.testing.assert_allclose([[row["scores"]["neg"], row["scores"]["pos"]] for row in rows],
                              report["signatures"]["serving_default"]["scores"], atol=1e-6)
+
+
+def test_servability_cli_with_its_default_texts(trained, capsys):
+  # The defaults carry causal LMs' scalar settings too; a classifier's Classify API ignores them.
+  assert servability.main([f"--saved_model={trained['export_path']}"]) == 0
+  report = json.loads(capsys.readouterr().out)
+  assert report["problems"] == []
+  assert len(report["signatures"]["classify"]["scores"]) == 2
 
 
 def test_warmup_file_holds_real_serving_default_requests(trained):

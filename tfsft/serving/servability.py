@@ -95,13 +95,14 @@ def _audit(saved_model_dir: str, inputs: dict) -> dict:
 
 
 def _examples(inputs):
-  """Serialized tf.Examples with one bytes feature per string input (the Classify API's format)."""
+  """Serialized tf.Examples with one bytes feature per text input (the Classify API's format).
+  Scalar inputs (the CLI's default generation settings) are no tf.Example features: left out."""
   import tensorflow as tf
-  count = len(next(iter(inputs.values())))
+  texts = {key: values for key, values in inputs.items() if isinstance(values, list)}
   examples = []
-  for i in range(count):
+  for i in range(len(next(iter(texts.values())))):
     feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[values[i].encode()]))
-               for key, values in inputs.items()}
+               for key, values in texts.items()}
     examples.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
   return examples
 
