@@ -133,10 +133,11 @@ def run(config: TrainConfig, extra_callbacks=()) -> dict:
   # holds the run lock.
   with (run_lock.exclusive_run(model_dir.path) if distribute.is_chief(strategy)
         else contextlib.nullcontext()):
-    if model_dir.latest_checkpoint():
+    resume_from = model_dir.latest_checkpoint()
+    if resume_from:
       config = _check_same_model(model_dir, config)
     with precision.global_dtype_policy(precision.keras_policy(config.runtime.mixed_precision)):
-      return _train_evaluate_export(config, strategy, model_dir, extra_callbacks)
+      return _train_evaluate_export(config, strategy, model_dir, resume_from, extra_callbacks)
 
 
 def check_output_locations(config: TrainConfig):
@@ -146,11 +147,11 @@ def check_output_locations(config: TrainConfig):
     check_writable_directory(export_root(config), "--export_dir")
 
 
-def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir,
+def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir, resume_from,
                            extra_callbacks) -> dict:
+  """`resume_from`: the checkpoint to resume from, or None to start from --init_checkpoint."""
   task = TASKS.get(config.task)(config.data)
   family = MODELS.get(config.model.model)
-  resume_from = model_dir.latest_checkpoint()
   data, counts = _read_data(task, config)
   warmup_inputs = task.warmup_inputs(data.validation)
 
