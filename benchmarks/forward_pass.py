@@ -5,7 +5,7 @@ with --training, whole training steps instead.
   python benchmarks/forward_pass.py --init_checkpoint=../shared/models/all-MiniLM-L6-v2 \
       --mixed_precision=none,mixed_bfloat16 --lengths=128,256
   python benchmarks/forward_pass.py --init_checkpoint=../shared/models/all-MiniLM-L6-v2 \
-      --training --lengths=16,32,64 --repeats=12
+      --training --mixed_precision=mixed_bfloat16 --lengths=16,32,64 --repeats=10
 
 Each batch has --batch_size rows of random token ids, padded from half to full length (so the
 attention mask matters), run with dynamic shapes in a tf.function as evaluation and serving run

@@ -56,7 +56,8 @@ def test_fused_layers_compute_the_same_outputs_and_gradients(family):
                                - EINSUMS_LEFT_TO_KERAS.get(family, 0)),
               "attention": _count(backbone, keras.layers.MultiHeadAttention)}
   assert fused_layers.fuse(backbone) == expected
-  assert fused_layers.fuse(backbone) == {"dense": 0, "einsum_dense": 0, "attention": 0}  # already fused: left alone
+  # Already fused: left alone.
+  assert fused_layers.fuse(backbone) == {"dense": 0, "einsum_dense": 0, "attention": 0}
   fused_outputs, fused_gradients = _traced_outputs_and_gradients(backbone, inputs)
   np.testing.assert_allclose(fused_outputs, outputs, rtol=1e-5, atol=1e-5)
   assert len(fused_gradients) == len(gradients)

@@ -8,8 +8,9 @@ kernels run fast: the same weights, checkpoint paths, config and math.
 - EinsumDense. The attention projections ("abc,cde->abde", "abcd,cde->abe") are matrix products
   with reshaped operands, but TF runs them as `Einsum` forward and backward (MiniLM training,
   width 16: 13% of the step's op time), which oneDNN computes no faster than a 2-D MatMul of the
-  same size (the training step with dynamic shapes: 0-4% faster with this rewrite). Equations of that form (contract the input's trailing axes with the kernel's leading ones) get
-  the Dense form above on the kernel viewed as a matrix; any other equation keeps Keras' einsum.
+  same size (training steps with dynamic shapes: 0-4% faster with this rewrite). Equations of
+  that form (the input's trailing axes contracted with the kernel's leading ones) get the Dense
+  form above, on the kernel viewed as a matrix; any other equation keeps Keras' einsum.
 - Attention. `MultiHeadAttention` without the dot-product fast path (keras-hub's encoders keep
   attention dropout, which rules that path out) runs two einsums, which TF lowers with transposes
   of their operands and results, and masks the [batch, heads, length, length] scores with a
@@ -51,7 +52,7 @@ def fuse(model: keras.Layer) -> dict:
 
 
 def _plain(layer, kind) -> bool:
-  """An exact `kind` (Dense or EinsumDense), built, with Keras' own call: no LoRA, no quantization."""
+  """An exact, built `kind` (Dense, EinsumDense) with Keras' own call: no LoRA, no quantization."""
   return (type(layer) is kind and layer.built and not layer.lora_enabled  # pylint: disable=unidiomatic-typecheck
           and layer.quantization_mode is None and layer.call.__func__ is kind.call)
 
