@@ -24,8 +24,9 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from tfsft.fused_adamw import FusedAdamW
+from tfsft.config import OptimizerConfig
 from tfsft.models import fused_layers
+from tfsft.optimization import make_optimizer
 from tfsft.precision import global_dtype_policy, keras_policy
 
 flags.DEFINE_string("init_checkpoint", None, "A BERT preset directory or keras-hub preset name.")
@@ -58,7 +59,9 @@ def training_step(backbone):
   head = keras.layers.Dense(2)
   head.build([None, backbone.hidden_dim])
   variables = backbone.trainable_variables + head.trainable_variables
-  optimizer = FusedAdamW(5e-5, weight_decay=0.01, global_clipnorm=1.0)
+  # tfsft's optimizer as trainer.run makes it (FusedAdamW, decay exclusions, clipping); a long
+  # schedule keeps the learning rate above zero for every timed step.
+  optimizer = make_optimizer(OptimizerConfig(), 5e-5, total_steps=10_000)
   optimizer.build(variables)
   loss_function = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
