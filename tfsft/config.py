@@ -160,6 +160,8 @@ class RuntimeConfig:
   eval_every_steps: Optional[int] = _in(AT_LEAST_ONE)  # None: once per pass over the training data
   checkpoint_every_steps: int = _in(AT_LEAST_ONE, 100)
   log_every_steps: int = _in(AT_LEAST_ONE, 10)
+  # Training steps per call into the compiled step function (Keras' steps_per_execution).
+  steps_per_execution: int = _in(AT_LEAST_ONE, 1)
   # Causal LMs: validation examples answered by generation and scored against their references.
   eval_generate_examples: int = _in(NOT_NEGATIVE, 32)
   strategy: str = "auto"

@@ -74,10 +74,16 @@ class TrainingSummaries(keras.callbacks.Callback):
     self._writer = writer
     self._every = every_steps
     self._optimizer = optimizer
+    self._last_step = None
+
+  def on_train_begin(self, logs=None):
+    self._last_step = int(self._optimizer.iterations.numpy())
 
   def on_train_batch_end(self, batch, logs=None):
-    step = int(self._optimizer.iterations.numpy())
-    if self._writer is None or step % self._every or not logs:
+    # One call per execution of --steps_per_execution steps: log when it crossed a multiple.
+    step, last = int(self._optimizer.iterations.numpy()), self._last_step
+    self._last_step = step
+    if self._writer is None or step // self._every == last // self._every or not logs:
       return
     with self._writer.as_default(step=step):
       tf.summary.scalar("train/loss", logs["loss"])

@@ -44,9 +44,25 @@ class FusedAdamW(keras.optimizers.AdamW):
     grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g, _ in pairs]
     if self.global_clipnorm:
       grads, _ = tf.clip_by_global_norm(grads, self.global_clipnorm)
+    # Keras hands `learning_rate` on to update_step per variable; the step's scalars go in its
+    # place, computed once per dtype instead of a dozen scalar ops per variable (each one traced
+    # into the step function and run by the executor at every step).
+    scalars = {dtype.name: self._step_scalars(learning_rate, dtype)
+               for dtype in {variable.dtype for variable in variables}}
     tf.__internal__.distribute.interim.maybe_merge_call(
         self._distributed_tf_update_step, self._distribution_strategy,
-        list(zip(grads, variables)), learning_rate)
+        list(zip(grads, variables)), scalars)
+
+  def _step_scalars(self, learning_rate, dtype) -> dict:
+    """What ResourceApplyAdam takes besides the variable, its slots and its gradient, plus the
+    decoupled decay's factor 1 - decay * lr."""
+    learning_rate = tf.cast(learning_rate, dtype)
+    step = tf.cast(self.iterations + 1, dtype)
+    beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+    return {"lr": learning_rate, "beta1": beta_1, "beta2": beta_2,
+            "beta1_power": tf.pow(beta_1, step), "beta2_power": tf.pow(beta_2, step),
+            "epsilon": tf.cast(self.epsilon, dtype),
+            "decay_factor": 1 - tf.cast(self.weight_decay or 0.0, dtype) * learning_rate}
 
   def _apply_weight_decay(self, variables):
     """Weight decay happens in update_step, right before the same variable's Adam step, with the
@@ -55,24 +71,19 @@ class FusedAdamW(keras.optimizers.AdamW):
   def update_step(self, gradient, variable, learning_rate):
     # `variable` is a tf.Variable, or under tf.distribute one replica's component inside
     # `extended.update`, where a distributed slot's `.handle` is that same replica's component.
+    # `learning_rate` is _backend_update_step's scalars per dtype; a bare learning rate (a caller
+    # other than Keras' TensorFlow update loop) gets its scalars here.
     dtype = variable.dtype
-    learning_rate = tf.cast(learning_rate, dtype)
+    scalars = (learning_rate[dtype.name] if isinstance(learning_rate, dict)
+               else self._step_scalars(learning_rate, dtype))
     if self.weight_decay and self._use_weight_decay(variable):
       # var * (1 - decay * lr) and an assign, which takes the product's buffer over: one pass over
       # the variable, where Keras' assign_sub(var * decay * lr) makes two (MiniLM's embedding:
       # 10-13 ms against 20 ms a step on 2 cores).
-      variable.assign(variable * (1 - tf.cast(self.weight_decay, dtype) * learning_rate))
-    step = tf.cast(self.iterations + 1, dtype)
+      variable.assign(variable * scalars["decay_factor"])
     index = self._get_variable_index(variable)
+    adam = {name: value for name, value in scalars.items() if name != "decay_factor"}
     tf.raw_ops.ResourceApplyAdam(
-        var=variable.handle,
-        m=self._momentums[index].value.handle,
-        v=self._velocities[index].value.handle,
-        beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step),
-        beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
-        lr=learning_rate,
-        beta1=tf.cast(self.beta_1, dtype),
-        beta2=tf.cast(self.beta_2, dtype),
-        epsilon=tf.cast(self.epsilon, dtype),
-        grad=tf.cast(gradient, dtype),
-        use_locking=False)
+        var=variable.handle, m=self._momentums[index].value.handle,
+        v=self._velocities[index].value.handle, grad=tf.cast(gradient, dtype), use_locking=False,
+        **adam)

@@ -20,10 +20,12 @@ class StepClock(keras.callbacks.Callback):
 
   def on_train_batch_begin(self, batch, logs=None):
     self._started = time.perf_counter()
+    self._first_step = batch
 
   def on_train_batch_end(self, batch, logs=None):
+    # Keras calls these once per execution: `batch` is its first step here, its last at the end.
     self.seconds += time.perf_counter() - self._started
-    self.steps += 1
+    self.steps += batch - self._first_step + 1
 
 
 def training_costs(clock: StepClock, batch_size: int, train_batches) -> dict:

@@ -159,6 +159,10 @@ flags.DEFINE_integer("eval_every_steps", None, "Validation interval. Default: on
 flags.DEFINE_integer("checkpoint_every_steps", _D.runtime.checkpoint_every_steps,
                      "Checkpoint interval.")
 flags.DEFINE_integer("log_every_steps", _D.runtime.log_every_steps, "TensorBoard train interval.")
+flags.DEFINE_integer("steps_per_execution", _D.runtime.steps_per_execution,
+                     "Training steps per call into the compiled step function (Keras' "
+                     "steps_per_execution): fewer round trips from Python, which pays most on "
+                     "TPUs. The step count, checkpoints and evaluations fall on its multiples.")
 flags.DEFINE_enum("strategy", _D.runtime.strategy, distribute.STRATEGIES, "tf.distribute strategy.")
 flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu ('local' on a TPU VM).")
 flags.DEFINE_integer("cpu_logical_devices", 0,
@@ -207,7 +211,9 @@ def config_from_flags() -> cfg.TrainConfig:
           num_epochs=FLAGS.num_epochs, train_steps=FLAGS.train_steps,
           eval_every_steps=FLAGS.eval_every_steps,
           checkpoint_every_steps=FLAGS.checkpoint_every_steps,
-          log_every_steps=FLAGS.log_every_steps, eval_generate_examples=FLAGS.eval_generate_examples,
+          log_every_steps=FLAGS.log_every_steps,
+          steps_per_execution=FLAGS.steps_per_execution,
+          eval_generate_examples=FLAGS.eval_generate_examples,
           strategy=FLAGS.strategy, tpu=FLAGS.tpu,
           cpu_logical_devices=FLAGS.cpu_logical_devices, mixed_precision=FLAGS.mixed_precision,
           seed=FLAGS.seed, export=FLAGS.export),

@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+import tfsft
 from tfsft import distribute, evaluation, precision, run_costs, run_lock
 from tfsft.config import DEFAULT_EPOCHS, TrainConfig, check_ranges
 from tfsft.data import splits
@@ -48,7 +49,18 @@ def plan_steps(config: TrainConfig, steps_per_pass: int) -> StepPlan:
     total = math.ceil(epochs * steps_per_pass)
   eval_every = min(steps_per_pass if runtime.eval_every_steps is None else runtime.eval_every_steps,
                    total)
-  return StepPlan(total, min(runtime.checkpoint_every_steps, eval_every), eval_every)
+  # One call into the step function runs steps_per_execution steps, so loops (checkpoints) and the
+  # last step are rounded up to its multiples; evaluations come at the first loop end on or past
+  # each multiple of eval_every, as before.
+  per_call = runtime.steps_per_execution
+  return StepPlan(_multiple_of(per_call, total),
+                  _multiple_of(per_call, min(runtime.checkpoint_every_steps, eval_every)),
+                  eval_every)
+
+
+def _multiple_of(factor: int, steps: int) -> int:
+  """`steps` rounded up to a multiple of `factor`."""
+  return -(-steps // factor) * factor
 
 
 def with_task_defaults(config: TrainConfig) -> TrainConfig:
@@ -170,11 +182,14 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir, r
     model = task.build_model(encoder, config.model, data.label_names)
     model.compile(
         optimizer=make_optimizer(config.optimizer, _learning_rate(config, family), plan.total_steps),
-        loss=task.loss(), metrics=task.training_metrics())
+        loss=task.loss(), metrics=task.training_metrics(),
+        steps_per_execution=config.runtime.steps_per_execution)
     # Keras' "auto" turns XLA on where a GPU or TPU is and off on CPUs; batches come in at most
     # --max_seq_length / 8 widths, so XLA compiles a bounded number of shapes.
-    logging.info("XLA (jit_compile): %s; dtype policy: %s.", model.jit_compile,
-                 keras.mixed_precision.dtype_policy().name)
+    logging.info("XLA (jit_compile): %s; steps per execution: %d; dtype policy: %s; %s=%s.",
+                 model.jit_compile, model.steps_per_execution,
+                 keras.mixed_precision.dtype_policy().name, tfsft.CPU_ALLOCATOR_SETTING,
+                 os.environ.get(tfsft.CPU_ALLOCATOR_SETTING))
     optimizer = model.optimizer  # under mixed_float16, the loss-scaling wrapper
     optimizer.build(model.trainable_variables)
     checkpoint = peft_checkpoints.training_checkpoint(model, optimizer, injected)

@@ -7,6 +7,7 @@ can sit on.
 """
 
 import abc
+import contextlib
 import dataclasses
 import functools
 import math
@@ -43,12 +44,24 @@ class EvaluationSplit:
 
   def predict(self, model: keras.Model) -> np.ndarray:
     """The model's outputs for every example (rows of equal shape), in dataset order."""
-    outputs = np.asarray(model.predict(self.batches, steps=self.steps, verbose=0))
+    with _one_step_per_execution(model):
+      outputs = np.asarray(model.predict(self.batches, steps=self.steps, verbose=0))
     if self.order is None:
       return outputs
     restored = np.empty_like(outputs)
     restored[self.order] = outputs
     return restored
+
+
+@contextlib.contextmanager
+def _one_step_per_execution(model: keras.Model):
+  """Predictions one batch per call, whatever --steps_per_execution training uses: Keras unrolls
+  predict_step once per step of an execution, so N steps would trace the model N times."""
+  training_steps, model.steps_per_execution = model.steps_per_execution, 1
+  try:
+    yield
+  finally:
+    model.steps_per_execution = training_steps
 
 
 @dataclasses.dataclass
