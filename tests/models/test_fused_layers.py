@@ -62,7 +62,8 @@ def test_fused_layers_compute_the_same_outputs_and_gradients(family):
   np.testing.assert_allclose(fused_outputs, outputs, rtol=1e-5, atol=1e-5)
   assert len(fused_gradients) == len(gradients)
   for fused, plain in zip(fused_gradients, gradients):
-    np.testing.assert_allclose(fused, plain, rtol=1e-4, atol=1e-5)
+    # float32 sums in another order: each element within 1e-4 of its tensor's largest gradient.
+    np.testing.assert_allclose(fused, plain, rtol=1e-4, atol=1e-5 + 1e-4 * np.abs(plain).max())
 
 
 def test_bert_fuses_its_attention_and_keeps_the_feature_dimension_static():
