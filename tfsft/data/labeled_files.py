@@ -1,8 +1,8 @@
 """Labeled text (single or pairs) from users' files, by column name, into train / validation / test.
 
-`--data_path` is a file (validation and test are carved from it by a seeded hash) or a directory
+`--data_path` is a file (validation and test are carved from it by a seeded hash), a directory
 with `train.<ext>` and optional `validation.<ext>` (or `dev.<ext>`) and `test.<ext>`, in any format
-tables.py reads. Class labels are strings; `label_names` fixes their order (GLUE), or they are
+tables.py reads, or a TFX Examples artifact (`Split-train/`, `Split-eval/`, ...: tfx_examples.py). Class labels are strings; `label_names` fixes their order (GLUE), or they are
 discovered from the training split (sorted; numerically when all are numbers).
 """
 
@@ -14,7 +14,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfsft.config import DataConfig
-from tfsft.data import split_files, splits, tables
+from tfsft.data import split_files, splits, tables, tfx_examples
 from tfsft.errors import UserError
 
 
@@ -52,7 +52,10 @@ def load(config: DataConfig, seed: int, columns: Columns, regression: bool,
 
 
 def find_files(path: Optional[str], split_stems=split_files.SPLIT_STEMS) -> Dict[str, str]:
-  """Split name -> file: the file itself as train, or a directory's <split>.<ext> files."""
+  """Split name -> file: the file itself as train, a directory's <split>.<ext> files, or an
+  Examples artifact's Split-* folders."""
+  if tfx_examples.is_examples_dir(path):
+    return tfx_examples.tfsft_splits(path)
   return split_files.find_split_files(path, list(tables.FORMATS), tables.file_format, split_stems)
 
 

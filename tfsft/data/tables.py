@@ -1,6 +1,7 @@
 """Rows of users' own files, read by column name: CSV, TSV, JSON Lines, or TFRecord of tf.Example.
 
-The format comes from the extension (.csv, .tsv/.txt, .jsonl/.json, .tfrecord/.tfrec). Delimited
+The format comes from the extension (.csv, .tsv/.txt, .jsonl/.json, .tfrecord/.tfrec); a Split-*
+folder of a TFX Examples artifact (gzipped TFRecord shards, tfx_examples.py) reads as TFRecord. Delimited
 files need a header row. GLUE's TSVs contain unbalanced quotes, so TSV is read without quoting;
 CSV follows RFC 4180 (quoted fields may hold commas and newlines). Every problem names the file and
 the line (or record) and says what to fix.
@@ -12,6 +13,7 @@ import os
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from tfsft.data import tfx_examples
 from tfsft.errors import UserError
 
 # Long documents are normal training text, and the csv module refuses fields over 128 KB by
@@ -26,6 +28,8 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".jso
 
 
 def file_format(path: str) -> str:
+  if tfx_examples.is_split_dir(path):
+    return "tfrecord"
   extension = os.path.splitext(path)[1].lower()
   if extension not in FORMATS:
     raise UserError(f"{path}: unknown file type '{extension}': use one of "
@@ -41,7 +45,7 @@ def read_columns(path: str, columns: Sequence[str], headerless_names: Optional[S
   `headerless_names` names the columns of delimited files that may come without a header row
   (GLUE's CoLA): used when the first row lacks the wanted columns and has that many fields.
   """
-  if not os.path.isfile(path):
+  if not (os.path.isfile(path) or tfx_examples.is_split_dir(path)):
     raise UserError(f"{path} does not exist")
   if file_format(path) in ("csv", "tsv"):
     first = header(path)
@@ -131,8 +135,12 @@ def _json_rows(path):
 
 def _example_rows(path):
   import tensorflow as tf
+  if os.path.isdir(path):  # a TFX Split-* folder
+    records = tf.data.TFRecordDataset(tfx_examples.shard_files(path), compression_type="GZIP")
+  else:
+    records = tf.data.TFRecordDataset(path)
   try:
-    for number, record in enumerate(tf.data.TFRecordDataset(path).as_numpy_iterator(), start=1):
+    for number, record in enumerate(records.as_numpy_iterator(), start=1):
       example = tf.train.Example.FromString(record)
       row = {}
       for name, feature in example.features.feature.items():

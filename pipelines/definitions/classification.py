@@ -1,0 +1,66 @@
+"""A classification pipeline for any labeled-text task and transformer family:
+
+  ExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen) -> ExampleValidator -> Trainer
+  -> Evaluator -> InfraValidator -> Pusher
+
+Run (IMDb slice, real MiniLM checkpoint, about 10 minutes on 2 CPU cores):
+  python -m pipelines.run --pipeline=imdb_bert --pipeline_root=runs/imdb_pipeline \
+      --serving_dir=serving/imdb --data_path=../shared/data/imdb/aclImdb_train.tar.gz \
+      --init_checkpoint=../shared/models/all-MiniLM-L6-v2 --max_train_examples=1000 \
+      --max_eval_examples=200 --max_seq_length=128 --num_epochs=1
+"""
+
+import dataclasses
+from typing import Dict, Optional
+
+from pipelines.component import Pipeline
+from pipelines.components.evaluator import Evaluator
+from pipelines.components.example_gen import ExampleGen
+from pipelines.components.example_validator import ExampleValidator
+from pipelines.components.infra_validator import InfraValidator
+from pipelines.components.pusher import Pusher
+from pipelines.components.schema_gen import ImportSchemaGen, SchemaGen
+from pipelines.components.statistics_gen import StatisticsGen
+from pipelines.components.trainer import Trainer
+from tfsft.config import DataConfig, RuntimeConfig, TrainConfig
+
+
+def classification_pipeline(name: str, task: str, model: str, config: TrainConfig,
+                            schema_file: Optional[str] = None,
+                            eval_thresholds: Optional[Dict[str, float]] = None,
+                            eval_min_change: Optional[Dict[str, float]] = None) -> Pipeline:
+  example_gen = ExampleGen(task=task, data=dataclasses.asdict(config.data), seed=config.runtime.seed)
+  examples = example_gen.outputs["examples"]
+  statistics_gen = StatisticsGen(examples=examples)
+  statistics = statistics_gen.outputs["statistics"]
+  schema_gen = (ImportSchemaGen(schema_file=schema_file) if schema_file
+                else SchemaGen(statistics=statistics, examples=examples))
+  schema = schema_gen.outputs["schema"]
+  example_validator = ExampleValidator(statistics=statistics, schema=schema)
+  trainer = Trainer(examples=examples, schema=schema,
+                    train_config=_training_settings(config, model).to_dict())
+  model_artifact = trainer.outputs["model"]
+  evaluator = Evaluator(examples=examples, model=model_artifact,
+                        thresholds=dict(eval_thresholds or {}),
+                        min_change=dict(Evaluator.PARAMETERS["min_change"]
+                                        if eval_min_change is None else eval_min_change))
+  infra_validator = InfraValidator(model=model_artifact, examples=examples)
+  pusher = Pusher(model=model_artifact, model_blessing=evaluator.outputs["blessing"],
+                  infra_blessing=infra_validator.outputs["infra_blessing"])
+  return Pipeline(name, [example_gen, statistics_gen, schema_gen, example_validator, trainer,
+                         evaluator, infra_validator, pusher])
+
+
+def _training_settings(config: TrainConfig, model: str) -> TrainConfig:
+  """The run settings the Trainer records: without what ExampleGen read (the examples artifact
+  stands for it) and the folders the runner assigns, so they do not change its cache key."""
+  defaults = DataConfig()
+  data = dataclasses.replace(
+      config.data, data_path=None, tfds_name=None, tfds_data_dir=None, max_train_examples=None,
+      max_eval_examples=None, validation_fraction=defaults.validation_fraction,
+      test_fraction=defaults.test_fraction)
+  runtime = dataclasses.replace(config.runtime, model_dir=RuntimeConfig.model_dir,
+                                export_dir=None)
+  chosen = config.model.model or model
+  return dataclasses.replace(config, task="text_classification", data=data, runtime=runtime,
+                             model=dataclasses.replace(config.model, model=chosen))

@@ -1,0 +1,118 @@
+"""ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator on small files: TFX's layout,
+statistics and schemas that tensorflow-metadata reads, anomalies that stop the run naming the
+feature, and the same statistics from Beam's multi-process runner with 2 workers."""
+
+import csv
+import os
+
+import pytest
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
+
+from pipelines import runner
+from pipelines.component import Pipeline, PipelineStop
+from pipelines.components import schema_gen, statistics_gen
+from pipelines.components.example_gen import ExampleGen
+from pipelines.components.example_validator import ANOMALIES_FILE, ExampleValidator
+from pipelines.components.schema_gen import ImportSchemaGen, SchemaGen
+from pipelines.components.statistics_gen import StatisticsGen
+from tfsft.config import DataConfig
+from tfsft.data import tfx_examples
+
+
+def _write(path, rows):
+  with open(path, "w", newline="") as handle:
+    writer = csv.writer(handle)
+    writer.writerow(["text", "label"])
+    writer.writerows(rows)
+
+
+def _data_dir(tmp_path, validation_labels=("good", "bad")):
+  folder = tmp_path / "data"
+  folder.mkdir()
+  _write(folder / "train.csv", [(f"{word} film number {i}", word) for i in range(30)
+                                for word in ("good", "bad")])
+  _write(folder / "validation.csv", [(f"{label} movie {i} was {'really ' * i}{label}", label)
+                                     for i in range(10) for label in validation_labels])
+  return str(folder)
+
+
+def _data_pipeline(data_path, schema_file=None):
+  example_gen = ExampleGen(task="text_classification", data={"data_path": data_path}, seed=1)
+  examples = example_gen.outputs["examples"]
+  statistics = StatisticsGen(examples=examples)
+  schema = (ImportSchemaGen(schema_file=schema_file) if schema_file else
+            SchemaGen(statistics=statistics.outputs["statistics"], examples=examples))
+  validator = ExampleValidator(statistics=statistics.outputs["statistics"],
+                               schema=schema.outputs["schema"])
+  return Pipeline("data", [example_gen, statistics, schema, validator])
+
+
+def test_examples_statistics_and_schema_in_tfx_layout(tmp_path):
+  outputs = runner.run(_data_pipeline(_data_dir(tmp_path)), str(tmp_path / "root"))
+  examples = outputs["ExampleGen"]["examples"]
+  assert examples.properties["split_names"] == ["train", "eval"]
+  assert examples.properties["label_names"] == ["bad", "good"]
+  assert [os.path.basename(path) for path in tfx_examples.shard_files(
+      tfx_examples.split_dir(examples.uri, "train"))] == ["data_tfrecord-00000-of-00001.gz"]
+  # tfsft's own reader takes the artifact as --data_path, splits named as tfsft names them.
+  assert sorted(tfx_examples.tfsft_splits(examples.uri)) == ["train", "validation"]
+
+  train = statistics_gen.read(outputs["StatisticsGen"]["statistics"].uri, "train")
+  assert train.num_examples == 60
+  features = {feature.path.step[0]: feature for feature in train.features}
+  labels = {value.value: value.frequency for value in features["label"].string_stats.top_values}
+  assert labels == {"good": 30, "bad": 30}
+  text = features["text"]
+  assert text.string_stats.common_stats.num_non_missing == 60
+  custom = {stat.name: stat for stat in text.custom_stats}
+  assert custom["num_empty_values"].num == 0
+  assert sum(bucket.sample_count for bucket in custom["token_length_histogram"].histogram.buckets) == 60
+  assert custom["token_length_histogram"].histogram.buckets[0].low_value == 4  # "good film number 0"
+
+  schema = schema_gen.read(outputs["SchemaGen"]["schema"].uri)
+  by_name = {feature.name: feature for feature in schema.feature}
+  assert by_name["label"].domain == "label"
+  assert list(schema.string_domain[0].value) == ["bad", "good"]
+  assert by_name["text"].HasField("natural_language_domain")
+  assert by_name["label"].drift_comparator.infinity_norm.threshold == 0.2
+  anomalies = anomalies_pb2.Anomalies.FromString(open(os.path.join(tfx_examples.split_dir(
+      outputs["ExampleValidator"]["anomalies"].uri, "eval"), ANOMALIES_FILE), "rb").read())
+  assert not anomalies.anomaly_info
+
+
+def test_label_drift_stops_the_run_before_training_naming_the_feature(tmp_path):
+  with pytest.raises(PipelineStop, match=r"split eval, feature 'label': its distribution drifts"):
+    runner.run(_data_pipeline(_data_dir(tmp_path, validation_labels=("good",))),
+               str(tmp_path / "root"))
+
+
+def test_values_outside_a_curated_schema_stop_the_run(tmp_path):
+  schema = schema_pb2.Schema()
+  schema.feature.add(name="text", type=schema_pb2.BYTES).natural_language_domain.SetInParent()
+  schema.feature.add(name="label", type=schema_pb2.BYTES, domain="label")
+  schema.feature.add(name="rating", type=schema_pb2.INT)
+  schema.string_domain.add(name="label", value=["good"])
+  path = tmp_path / "schema.pbtxt"
+  path.write_text(text_format.MessageToString(schema))
+  with pytest.raises(PipelineStop) as stopped:
+    runner.run(_data_pipeline(_data_dir(tmp_path), str(path)), str(tmp_path / "root"))
+  message = str(stopped.value)
+  assert message.startswith("ExampleValidator: 4 anomalies in the data")
+  assert "feature 'label': unexpected values 'bad' (the schema allows good)" in message
+  anomalies = anomalies_pb2.Anomalies.FromString(open(os.path.join(
+      tmp_path / "root", "ExampleValidator", "anomalies", "4", "Split-train", ANOMALIES_FILE),
+      "rb").read())
+  assert sorted(anomalies.anomaly_info) == ["label", "rating"]
+  assert anomalies.anomaly_info["rating"].reason[0].type == anomalies_pb2.AnomalyInfo.SCHEMA_MISSING_COLUMN
+
+
+def test_beam_multi_process_runner_gives_the_same_statistics(tmp_path):
+  data = _data_dir(tmp_path)
+  pipeline = Pipeline("data", _data_pipeline(data).components[:2])
+  in_process = runner.run(pipeline, str(tmp_path / "one"))
+  two_workers = runner.run(pipeline, str(tmp_path / "two"), beam_pipeline_args=[
+      "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+  for split in ("train", "eval"):
+    assert (statistics_gen.read(two_workers["StatisticsGen"]["statistics"].uri, split)
+            == statistics_gen.read(in_process["StatisticsGen"]["statistics"].uri, split))
