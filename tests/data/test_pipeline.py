@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfsft import predict
+from tfsft.serving import batch_predictions
 from tfsft.data import pipeline
 from tfsft.models.encoder import TextEncoder
 from tfsft.tasks.base import EvaluationSplit
@@ -152,7 +152,7 @@ def test_predict_sends_texts_sorted_by_length_and_answers_in_input_order():
   texts = ["a" * n for n in (3, 30, 1, 12, 7, 20, 2)]
   rows = [{"text": text} for text in texts]
   rows.insert(2, None)  # a blank line stays a blank row
-  answers = list(predict._predictions(serve, ["text"], rows, batch_size=3))
+  answers = list(batch_predictions._predictions(serve, ["text"], rows, batch_size=3))
   assert [row.get("length") for row in answers] == [3, 30, None, 1, 12, 7, 20, 2]
   assert answers[2] == {"text": ""}
   assert calls == [[30, 20, 12], [7, 3, 2], [1]]
