@@ -60,6 +60,10 @@ class Component:
   # A rerun after a kill continues in the killed execution's output folders (the Trainer resumes
   # from its last checkpoint) instead of starting over in new ones.
   RESUMABLE = False
+  # Runs on every worker of a TF_CONFIG cluster at once (the Trainer under
+  # MultiWorkerMirroredStrategy): the chief records the execution, the other workers work in its
+  # output folders.
+  DISTRIBUTED = False
 
   def __init__(self, *, id: Optional[str] = None, **arguments):  # pylint: disable=redefined-builtin
     self.id = id or type(self).__name__

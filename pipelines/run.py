@@ -8,12 +8,18 @@
 Every tfsft.train flag configures the Trainer (and ExampleGen's reading), except --task (the
 pipeline's), --model_dir and --export_dir (the artifacts' folders). A rerun reuses every component
 whose inputs, settings and code are unchanged.
+
+On a TF_CONFIG cluster (MultiWorkerMirroredStrategy) the Trainer is a step of its own:
+  python -m pipelines.run ... --components=ExampleGen,StatisticsGen,SchemaGen,ExampleValidator
+  TF_CONFIG=<each worker's> python -m pipelines.run ... --components=Trainer \
+      --strategy=multi_worker_mirrored        # on every worker, the same flags
+  python -m pipelines.run ... --components=Evaluator,InfraValidator,Pusher
 """
 
 from absl import app, flags, logging
 
 from pipelines import definitions, runner
-from tfsft import train
+from tfsft import distribute, train
 from tfsft.errors import UserError, exit_on_user_error
 
 flags.DEFINE_string("pipeline", None, f"One of: {', '.join(definitions.names())}.")
@@ -61,12 +67,27 @@ def pipeline_from_flags():
       eval_min_change=_metric_values("eval_min_change", FLAGS.eval_min_change))
 
 
+def is_chief(pipeline) -> bool:
+  """Under --strategy=multi_worker_mirrored each worker of TF_CONFIG's cluster runs the Trainer
+  step alone: the strategy must be built before anything else starts TensorFlow in the process,
+  and the data components must not run once per worker."""
+  if FLAGS.strategy != "multi_worker_mirrored":
+    return True
+  distributed = sorted(component.id for component in pipeline.components
+                       if component.DISTRIBUTED)
+  if sorted(FLAGS.components or []) != distributed:
+    raise UserError(f"--strategy=multi_worker_mirrored trains on every worker of TF_CONFIG's "
+                    f"cluster: run each worker with --components={','.join(distributed)}, and "
+                    "the other components before and after it without that strategy")
+  return distribute.is_chief_task()
+
+
 @exit_on_user_error
 def main(argv):
   del argv
   pipeline = pipeline_from_flags()
   outputs = runner.run(pipeline, FLAGS.pipeline_root, FLAGS.beam_pipeline_args, FLAGS.serving_dir,
-                       only=FLAGS.components)
+                       only=FLAGS.components, chief=is_chief(pipeline))
   pushed = outputs.get("Pusher", {}).get("pushed_model")
   if pushed is not None:
     if pushed.properties.get("pushed"):

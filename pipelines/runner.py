@@ -19,11 +19,17 @@ from pipelines.component import Component, ExecutionContext, Pipeline, PipelineS
 from tfsft.errors import UserError
 
 
+# How long a non-chief worker waits for the chief to start the component they run together.
+CHIEF_WAIT_S = 600
+
+
 def run(pipeline: Pipeline, pipeline_root: str, beam_pipeline_args: Iterable[str] = (),
-        serving_dir: Optional[str] = None,
-        only: Optional[Iterable[str]] = None) -> Dict[str, Dict[str, Artifact]]:
+        serving_dir: Optional[str] = None, only: Optional[Iterable[str]] = None,
+        chief: bool = True) -> Dict[str, Dict[str, Artifact]]:
   """Every component's outputs by component id. `only`: execute just these components (one step
-  of a Kubeflow pipeline); the others' outputs come from their last finished executions."""
+  of a Kubeflow pipeline); the others' outputs come from their last finished executions.
+  `chief=False`: this process is a non-chief worker of a TF_CONFIG cluster; it executes only
+  DISTRIBUTED components, beside the chief's executions of them, and records nothing."""
   only = None if only is None else set(only)
   unknown = sorted((only or set()) - {component.id for component in pipeline.components})
   if unknown:
@@ -34,33 +40,42 @@ def run(pipeline: Pipeline, pipeline_root: str, beam_pipeline_args: Iterable[str
   with metadata.open_store(pipeline_root) as store:
     contexts = [store.context("pipeline", pipeline.name),
                 store.context("pipeline_run", f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-                              f"-{os.getpid()}")]
-    for component in pipeline.components:
+                              f"-{os.getpid()}")] if chief else []
+
+    def make_context(execution_id):
+      return ExecutionContext(pipeline.name, pipeline_root, execution_id,
+                              tuple(beam_pipeline_args), serving_dir)
+
+    def executed(component):
+      return (only is None or component.id in only) and (chief or component.DISTRIBUTED)
+
+    # Up to the last component executed; the earlier ones' outputs are its inputs.
+    last = max((i for i, component in enumerate(pipeline.components) if executed(component)),
+               default=-1)
+    for component in pipeline.components[:last + 1]:
       inputs = {key: produced[channel.producer][channel.key]
                 for key, channel in component.inputs.items()}
-      if only is not None and component.id not in only:
+      if not executed(component):
         produced[component.id] = _last_outputs(store, component)
         continue
-      produced[component.id] = _execute(
-          store, component, inputs, contexts,
-          lambda execution_id: ExecutionContext(pipeline.name, pipeline_root, execution_id,
-                                                tuple(beam_pipeline_args), serving_dir))
+      produced[component.id] = (
+          _execute(store, component, inputs, contexts, make_context) if chief
+          else _execute_beside_chief(store, component, inputs, make_context))
   return produced
 
 
 def _execute(store, component: Component, inputs, contexts, make_context) -> Dict[str, Artifact]:
   key = component.cache_key(inputs)
-  done = store.last_execution(key, (metadata.COMPLETE,))
+  done = _finished_execution(store, key)
   if done is not None:
     outputs = store.artifacts_of(done["id"], metadata.OUTPUT)
-    if all(os.path.exists(artifact.uri) for artifact in outputs.values()):
-      execution_id = store.start_execution(component.id, type(component).__name__, key,
-                                           {"cached_from": done["id"]}, inputs, contexts)
-      store.record_outputs(execution_id, outputs, contexts)
-      store.finish_execution(execution_id, metadata.CACHED, outputs)
-      logging.info("%s: cached, outputs of execution %d reused.", component.id, done["id"])
-      _stop_if_asked(component, done["properties"].get("stop"))
-      return outputs
+    execution_id = store.start_execution(component.id, type(component).__name__, key,
+                                         {"cached_from": done["id"]}, inputs, contexts)
+    store.record_outputs(execution_id, outputs, contexts)
+    store.finish_execution(execution_id, metadata.CACHED, outputs)
+    logging.info("%s: cached, outputs of execution %d reused.", component.id, done["id"])
+    _stop_if_asked(component, done["properties"].get("stop"))
+    return outputs
   outputs = _resumed_outputs(store, component, key)
   execution_id = store.start_execution(component.id, type(component).__name__, key,
                                        {"parameters": component.parameters}, inputs, contexts)
@@ -84,6 +99,42 @@ def _execute(store, component: Component, inputs, contexts, make_context) -> Dic
   logging.info("%s: execution %d finished in %.1f s.", component.id, execution_id,
                time.time() - started)
   _stop_if_asked(component, stop)
+  return outputs
+
+
+def _finished_execution(store, key: str) -> Optional[dict]:
+  """The last finished execution with this cache key whose outputs are all still there."""
+  done = store.last_execution(key, (metadata.COMPLETE,))
+  if done is None or not all(os.path.exists(artifact.uri) for artifact in
+                             store.artifacts_of(done["id"], metadata.OUTPUT).values()):
+    return None
+  return done
+
+
+def _execute_beside_chief(store, component: Component, inputs,
+                          make_context) -> Dict[str, Artifact]:
+  """A non-chief worker: waits for the chief's execution with the same cache key (the same flags
+  and inputs; a different key would be another run, so it is never joined), then executes in its
+  output folders. Nothing is recorded: the execution and its results are the chief's."""
+  key = component.cache_key(inputs)
+  deadline = time.time() + CHIEF_WAIT_S
+  while True:
+    done = _finished_execution(store, key)
+    if done is not None:  # the chief will reuse it: nothing to do together
+      logging.info("%s: cached, outputs of execution %d reused.", component.id, done["id"])
+      return store.artifacts_of(done["id"], metadata.OUTPUT)
+    # A RUNNING one the chief left behind when killed has the folders it resumes in.
+    running = store.last_execution(key, (metadata.RUNNING,))
+    if running is not None:
+      break
+    if time.time() > deadline:
+      raise UserError(f"{component.id}: no chief started it with these flags within "
+                      f"{CHIEF_WAIT_S} s: start the chief (TF_CONFIG's chief, else worker 0) with "
+                      "the same flags and --pipeline_root")
+    time.sleep(1)
+  outputs = store.artifacts_of(running["id"], metadata.OUTPUT)
+  logging.info("%s: working beside the chief's execution %d.", component.id, running["id"])
+  component.execute(inputs, outputs, make_context(running["id"]))
   return outputs
 
 

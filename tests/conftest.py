@@ -79,3 +79,19 @@ def scalars(logdir, tag):
         if value.tag == tag:
           points.append((event.step, float(tf.make_ndarray(value.tensor))))
   return sorted(points)
+
+
+@pytest.fixture
+def start_workers(tmp_path):
+  """start(cluster, flags, name[, module]): worker processes of a loopback cluster
+  (cluster_workers.Workers), all killed when the test ends."""
+  from cluster_workers import Workers
+  started = []
+
+  def start(cluster, flags, name, module="tfsft.train"):
+    started.append(Workers(cluster, flags, tmp_path, name, module))
+    return started[-1]
+
+  yield start
+  for workers in started:
+    workers.kill()

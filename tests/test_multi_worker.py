@@ -5,14 +5,12 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import REPO, assert_ok, run_cli
+from cluster_workers import WORKER_TIMEOUT_S, loopback_cluster
+from conftest import assert_ok, run_cli
 from tfsft import distribute
 from tfsft.errors import UserError
 
@@ -20,65 +18,6 @@ pytestmark = pytest.mark.heavy  # two worker processes per test: started first (
 
 FLAGS = ["--task=imdb", "--model=lstm", "--embedding_dim=8", "--lstm_units=4", "--batch_size=8",
          "--learning_rate=1e-2"]
-WORKER_TIMEOUT_S = 240  # a bound for hangs, far above the ~20 s a run takes
-
-
-def _loopback_cluster(workers=2):
-  """A cluster on 127.0.0.1 ports the kernel reports free. They are released for the workers to
-  bind, so another process could take one meanwhile; the kernel rarely hands one out that soon."""
-  sockets = [socket.socket() for _ in range(workers)]
-  for each in sockets:
-    each.bind(("127.0.0.1", 0))
-  ports = [each.getsockname()[1] for each in sockets]
-  for each in sockets:
-    each.close()
-  return {"worker": [f"127.0.0.1:{port}" for port in ports]}
-
-
-class Workers:
-  """One `python -m tfsft.train` per worker of `cluster`, each with its TF_CONFIG; the output goes
-  to files (a full pipe would block a worker)."""
-
-  def __init__(self, cluster, flags, log_dir, name):
-    self.logs = [log_dir / f"{name}_worker{index}.log" for index in range(len(cluster["worker"]))]
-    self.processes = []
-    for index, log in enumerate(self.logs):
-      tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-      env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO,
-                 TF_CONFIG=json.dumps(tf_config))
-      with open(log, "w") as handle:
-        self.processes.append(subprocess.Popen(
-            [sys.executable, "-m", "tfsft.train", *flags], env=env, cwd=REPO, stdout=handle,
-            stderr=subprocess.STDOUT))
-
-  def wait(self, timeout=WORKER_TIMEOUT_S):
-    deadline = time.time() + timeout
-    return [process.wait(timeout=max(1, deadline - time.time())) for process in self.processes]
-
-  def all_running(self):
-    return all(process.poll() is None for process in self.processes)
-
-  def output(self, index):
-    return self.logs[index].read_text()
-
-  def kill(self):
-    for process in self.processes:
-      if process.poll() is None:
-        process.kill()
-      process.wait()
-
-
-@pytest.fixture
-def start_workers(tmp_path):
-  started = []
-
-  def start(cluster, flags, name):
-    started.append(Workers(cluster, flags, tmp_path, name))
-    return started[-1]
-
-  yield start
-  for workers in started:
-    workers.kill()
 
 
 def _eval_results(model_dir):
@@ -89,7 +28,7 @@ def _eval_results(model_dir):
 def test_two_workers_train_like_one_process_and_only_the_chief_writes(tiny_imdb, tmp_path,
                                                                        start_workers):
   flags = [*FLAGS, f"--data_path={tiny_imdb}", "--train_steps=60", "--checkpoint_every_steps=20"]
-  workers = start_workers(_loopback_cluster(), [
+  workers = start_workers(loopback_cluster(), [
       *flags, "--strategy=multi_worker_mirrored", f"--model_dir={tmp_path / 'multi'}",
       f"--export_dir={tmp_path / 'export'}"], "train")
   assert workers.wait() == [0, 0], workers.output(0)[-3000:] + workers.output(1)[-3000:]
@@ -119,7 +58,7 @@ def test_a_killed_worker_stops_the_other_and_both_resume_from_the_chiefs_checkpo
   flags = [*FLAGS, f"--data_path={tiny_imdb}", f"--model_dir={model_dir}", "--noexport",
            "--strategy=multi_worker_mirrored", "--train_steps=100", "--checkpoint_every_steps=10",
            "--eval_every_steps=1000"]
-  cluster = _loopback_cluster()
+  cluster = loopback_cluster()
   first = start_workers(cluster, flags, "first")
   checkpoint_index = model_dir / "checkpoints" / "checkpoint"
   deadline = time.time() + WORKER_TIMEOUT_S

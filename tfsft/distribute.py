@@ -116,7 +116,16 @@ def _tf_config_cluster() -> tf.distribute.cluster_resolver.TFConfigClusterResolv
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
   """Whether this worker owns the files in --model_dir: the `chief` task when the cluster has one,
   else worker 0 (the convention of TF's multi-worker training guide)."""
-  resolver = getattr(strategy, "cluster_resolver", None)
+  return _is_chief_task(getattr(strategy, "cluster_resolver", None))
+
+
+def is_chief_task() -> bool:
+  """`is_chief` of the multi-worker strategy TF_CONFIG describes, before it is built (it must be
+  built before anything else starts the TF runtime, so callers that decide earlier ask this)."""
+  return _is_chief_task(_tf_config_cluster())
+
+
+def _is_chief_task(resolver) -> bool:
   if resolver is None or resolver.task_type is None:
     return True
   if "chief" in resolver.cluster_spec().as_dict():

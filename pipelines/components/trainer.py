@@ -3,8 +3,9 @@ labeled texts; its model_dir (checkpoints, TensorBoard logs, eval_results.json, 
 config) is the `model_run` output, its SavedModel export the `model` output.
 
 Resumable: a rerun after a kill continues in the same model_dir, from its last checkpoint. Under a
-TF_CONFIG cluster with --strategy=multi_worker each worker runs this component with the same
-pipeline root, and the chief alone exports (as `tfsft.train` does).
+TF_CONFIG cluster with --strategy=multi_worker_mirrored every worker runs this component alone
+(`pipelines.run --components=Trainer`) with the same pipeline root and flags: the chief records the
+execution and alone writes and exports (as `tfsft.train` does), the others train beside it.
 """
 
 import dataclasses
@@ -18,6 +19,7 @@ class Trainer(Component):
   OUTPUTS = {"model_run": artifacts.MODEL_RUN, "model": artifacts.MODEL}
   PARAMETERS = {"train_config": None}
   RESUMABLE = True
+  DISTRIBUTED = True
 
   def execute(self, inputs, outputs, context):
     from tfsft import trainer
