@@ -33,6 +33,9 @@ flags.DEFINE_list("components", None, "Execute only these components (one Kubefl
                   "others' outputs come from their last run in --pipeline_root.")
 flags.DEFINE_string("schema", None, "A curated schema.pbtxt the data must satisfy, instead of one "
                     "inferred from the statistics (ImportSchemaGen).")
+flags.DEFINE_string("split_feature", None, "Re-split train and eval by a seeded hash of this "
+                    "feature (e.g. text: pairs sharing a premise stay on one side); default: the "
+                    "task's own splits, as tfsft.train makes them.")
 flags.DEFINE_list("eval_thresholds", [], "metric:value pairs a pushed model must reach, e.g. "
                   "accuracy:0.8 (log_loss: at most the value).")
 flags.DEFINE_list("eval_min_change", ["accuracy:0"], "metric:value pairs: the least improvement on "
@@ -63,6 +66,7 @@ def pipeline_from_flags():
                       "leave it out")
   return definitions.create(
       FLAGS.pipeline, train.config_from_flags(), schema_file=FLAGS.schema,
+      split_feature=FLAGS.split_feature,
       eval_thresholds=_metric_values("eval_thresholds", FLAGS.eval_thresholds),
       eval_min_change=_metric_values("eval_min_change", FLAGS.eval_min_change))
 

@@ -3,17 +3,23 @@ TFRecord files) -> gzipped TFRecords of tf.Example in TFX's layout (tfsft/data/t
 
 The splits are the task's own: the source's train and test, and an `eval` split carved from train
 by tfsft's seeded hash of each example's text (--validation_fraction), so a pipeline trains and
-evaluates on exactly the examples `tfsft.train` would. Each split is read and written by Beam
-workers; the features are `text` (and `text_pair`) and `label` (the class name, or the number
-for regression).
+evaluates on exactly the examples `tfsft.train` would. With `split_feature` (TFX's
+partition_feature_name) train and eval are instead re-split from their pooled examples by a
+seeded hash of that feature, e.g. `text` of sentence pairs, so that every pair sharing a premise
+lands on one side; test stays as the task made it (a test split tfsft carves from a single file
+is cut by the hash of the whole text: give the source its own test file to keep the feature's
+values out of it too). Each split is read and written by Beam workers; the
+features are `text` (and `text_pair`) and `label` (the class name, or the number for regression).
 """
 
+import hashlib
 import os
 
 import apache_beam as beam
 
 from pipelines import artifacts
 from pipelines.component import Component
+from tfsft.errors import UserError
 from tfsft.data import tfx_examples
 
 # TFX's split names for tfsft's splits.
@@ -22,7 +28,7 @@ _SPLITS = {"train": "train", "validation": "eval", "test": "test"}
 
 class ExampleGen(Component):
   OUTPUTS = {"examples": artifacts.EXAMPLES}
-  PARAMETERS = {"task": None, "data": {}, "seed": 42}
+  PARAMETERS = {"task": None, "data": {}, "seed": 42, "split_feature": None}
 
   def fingerprint(self) -> dict:
     """Local sources are fingerprinted by their files' sizes and modification times (as TFX's
@@ -41,22 +47,58 @@ class ExampleGen(Component):
     present = [split for split, dataset in
                (("train", data.train), ("validation", data.validation), ("test", data.test))
                if dataset is not None]
+    split_feature = self.parameters["split_feature"]
+    features = [*task.input_names, "label"]
+    if split_feature is not None and split_feature not in features:
+      raise UserError(f"--split_feature={split_feature} is not a feature of "
+                      f"{self.parameters['task']}'s examples: choose from {', '.join(features)}")
     with context.beam_pipeline() as pipeline:
-      for split in present:
+      def read(splits, name):
+        return (pipeline
+                | f"Start{name}" >> beam.Create(splits)
+                | f"Read{name}" >> beam.FlatMap(_serialized_examples, self.parameters))
+
+      def write(serialized, split):
         folder = tfx_examples.split_dir(examples.uri, _SPLITS[split])
-        _ = (pipeline
-             | f"Start{split}" >> beam.Create([split])
-             | f"Read{split}" >> beam.FlatMap(_serialized_examples, self.parameters)
-             | f"Write{split}" >> beam.io.WriteToTFRecord(
-                 os.path.join(folder, tfx_examples.FILE_PREFIX),
-                 file_name_suffix=tfx_examples.FILE_SUFFIX,
-                 compression_type=beam.io.filesystem.CompressionTypes.GZIP))
+        _ = serialized | f"Write{split}" >> beam.io.WriteToTFRecord(
+            os.path.join(folder, tfx_examples.FILE_PREFIX),
+            file_name_suffix=tfx_examples.FILE_SUFFIX,
+            compression_type=beam.io.filesystem.CompressionTypes.GZIP)
+
+      if split_feature is None:
+        for split in present:
+          write(read([split], split), split)
+      else:
+        pooled = read([split for split in present if split != "test"], "trainvalidation")
+        train, validation = pooled | "SplitByFeature" >> beam.Partition(
+            _by_feature_hash, 2, split_feature, task.data_config.validation_fraction,
+            self.parameters["seed"])
+        write(train, "train")
+        write(validation, "validation")
+        if "test" in present:
+          write(read(["test"], "test"), "test")
+        present = sorted({"train", "validation", *present}, key=list(_SPLITS).index)
     examples.properties.update(
         split_names=[_SPLITS[split] for split in present], source=data.source,
         label_names=list(data.label_names), input_names=list(task.input_names),
         label_feature="label", task=self.parameters["task"],
-        split_rule="the source's own splits; eval carved from train by tfsft's seeded hash of "
-                   "the text (--validation_fraction, --seed)")
+        split_rule=("the source's own splits; eval carved from train by tfsft's seeded hash of "
+                    "the text (--validation_fraction, --seed)") if split_feature is None else (
+                        f"train and eval re-split by a seeded hash of '{split_feature}' "
+                        "(--validation_fraction, --seed); test the source's"))
+
+
+def _by_feature_hash(serialized: bytes, partitions: int, feature: str, fraction: float,
+                     seed: int) -> int:
+  """0 (train) or 1 (eval): where a seeded hash of the feature's value falls; equal values always
+  land in the same split, on any worker or machine (hashlib, not Python's salted hash)."""
+  import tensorflow as tf
+  del partitions
+  value = tf.train.Example.FromString(serialized).features.feature[feature]
+  key = (value.bytes_list.value[0] if value.bytes_list.value
+         else repr(value.float_list.value[0]).encode("utf-8"))
+  digest = hashlib.sha256(f"{seed}:".encode("utf-8") + key).digest()
+  return int(int.from_bytes(digest[:8], "big") < fraction * 2 ** 64)
 
 
 def _load(parameters):

@@ -28,8 +28,10 @@ from tfsft.config import DataConfig, RuntimeConfig, TrainConfig
 def classification_pipeline(name: str, task: str, model: str, config: TrainConfig,
                             schema_file: Optional[str] = None,
                             eval_thresholds: Optional[Dict[str, float]] = None,
-                            eval_min_change: Optional[Dict[str, float]] = None) -> Pipeline:
-  example_gen = ExampleGen(task=task, data=dataclasses.asdict(config.data), seed=config.runtime.seed)
+                            eval_min_change: Optional[Dict[str, float]] = None,
+                            split_feature: Optional[str] = None) -> Pipeline:
+  example_gen = ExampleGen(task=task, data=dataclasses.asdict(config.data), seed=config.runtime.seed,
+                           split_feature=split_feature)
   examples = example_gen.outputs["examples"]
   statistics_gen = StatisticsGen(examples=examples)
   statistics = statistics_gen.outputs["statistics"]

@@ -18,6 +18,7 @@ from pipelines.components.schema_gen import ImportSchemaGen, SchemaGen
 from pipelines.components.statistics_gen import StatisticsGen
 from tfsft.config import DataConfig
 from tfsft.data import tfx_examples
+from tfsft.errors import UserError
 
 
 def _write(path, rows):
@@ -105,6 +106,42 @@ def test_values_outside_a_curated_schema_stop_the_run(tmp_path):
       "rb").read())
   assert sorted(anomalies.anomaly_info) == ["label", "rating"]
   assert anomalies.anomaly_info["rating"].reason[0].type == anomalies_pb2.AnomalyInfo.SCHEMA_MISSING_COLUMN
+
+
+def _texts(examples_uri, split, feature):
+  import tensorflow as tf
+  files = tfx_examples.shard_files(tfx_examples.split_dir(examples_uri, split))
+  return [tf.train.Example.FromString(record).features.feature[feature].bytes_list.value[0]
+          for record in tf.data.TFRecordDataset(files, "GZIP").as_numpy_iterator()]
+
+
+def test_split_by_a_feature_keeps_each_of_its_values_on_one_side(tmp_path):
+  # Sentence pairs: each premise with four hypotheses. Split by the premise, none of them may
+  # be trained on and evaluated both.
+  folder = tmp_path / "pairs"
+  folder.mkdir()
+  for split, premises in (("train", range(50)), ("test", range(50, 60))):
+    with open(folder / f"{split}.csv", "w", newline="") as handle:
+      writer = csv.writer(handle)
+      writer.writerow(["text", "text_pair", "label"])
+      writer.writerows([(f"premise {i}", f"hypothesis {i}.{j}", "yes" if j % 2 else "no")
+                        for i in premises for j in range(4)])
+  data = {"data_path": str(folder), "text_pair_column": "text_pair", "validation_fraction": 0.2}
+  pipeline = Pipeline("pairs", [ExampleGen(task="text_classification", data=data, seed=3,
+                                           split_feature="text")])
+  examples = runner.run(pipeline, str(tmp_path / "root"))["ExampleGen"]["examples"]
+  assert examples.properties["split_names"] == ["train", "eval", "test"]
+  train, evaluation = (_texts(examples.uri, split, "text") for split in ("train", "eval"))
+  assert len(_texts(examples.uri, "test", "text")) == 40  # the source's own test, as it was
+  assert not set(train) & set(evaluation)
+  assert len(train) + len(evaluation) == 200 and len(evaluation) % 4 == 0
+  assert 0.05 < len(evaluation) / 200 < 0.4  # about --validation_fraction of 50 premises
+
+  unknown = Pipeline("pairs", [ExampleGen(task="text_classification", data=data,
+                                          split_feature="premise")])
+  with pytest.raises(UserError, match="^--split_feature=premise is not a feature of "
+                     "text_classification's examples: choose from text, text_pair, label$"):
+    runner.run(unknown, str(tmp_path / "root"))
 
 
 def test_beam_multi_process_runner_gives_the_same_statistics(tmp_path):
