@@ -8,8 +8,8 @@ partition_feature_name) train and eval are instead re-split from their pooled ex
 seeded hash of that feature, e.g. `text` of sentence pairs, so that every pair sharing a premise
 lands on one side; test stays as the task made it (a test split tfsft carves from a single file
 is cut by the hash of the whole text: give the source its own test file to keep the feature's
-values out of it too). Each split is read and written by Beam workers; the
-features are `text` (and `text_pair`) and `label` (the class name, or the number for regression).
+values out of it too). Each split is read and written by Beam workers; the features are `text`
+(and `text_pair`) and `label` (the class name, or the number for regression).
 """
 
 import hashlib
@@ -19,8 +19,8 @@ import apache_beam as beam
 
 from pipelines import artifacts
 from pipelines.component import Component
-from tfsft.errors import UserError
 from tfsft.data import tfx_examples
+from tfsft.errors import UserError
 
 # TFX's split names for tfsft's splits.
 _SPLITS = {"train": "train", "validation": "eval", "test": "test"}
@@ -85,7 +85,7 @@ class ExampleGen(Component):
         split_rule=("the source's own splits; eval carved from train by tfsft's seeded hash of "
                     "the text (--validation_fraction, --seed)") if split_feature is None else (
                         f"train and eval re-split by a seeded hash of '{split_feature}' "
-                        "(--validation_fraction, --seed); test the source's"))
+                        "(--validation_fraction, --seed); test as the task makes it"))
 
 
 def _by_feature_hash(serialized: bytes, partitions: int, feature: str, fraction: float,

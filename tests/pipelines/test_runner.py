@@ -1,11 +1,13 @@
 """pipelines.runner and the metadata store with small components of their own: caching, what
-invalidates it, resuming a RESUMABLE component in its earlier folders, stops, and lineage."""
+invalidates it, resuming a RESUMABLE component in its earlier folders, stops, lineage, and a
+non-chief worker joining its chief's execution."""
 
 import os
 
 import pytest
 
 from pipelines import lineage, metadata, runner
+from pipelines.artifacts import Artifact
 from pipelines.component import Component, Pipeline, PipelineStop
 from tfsft.errors import UserError
 
@@ -88,6 +90,35 @@ def test_a_stop_stops_again_when_cached_and_only_runs_one_component(tmp_path):
     runner.run(_pipeline(), str(tmp_path), only=["Nope"])
   with pytest.raises(UserError, match="WriteNumber has not run"):
     runner.run(_pipeline(), str(tmp_path / "fresh"), only=["Double"])
+
+
+class DistributedDouble(Double):
+  DISTRIBUTED = True
+
+
+def test_a_non_chief_worker_executes_in_the_chiefs_folders_and_records_nothing(tmp_path,
+                                                                               monkeypatch):
+  first = WriteNumber()
+  pipeline = Pipeline("numbers", [first, DistributedDouble(number=first.outputs["number"])])
+  runner.run(pipeline, str(tmp_path), only=["WriteNumber"])
+  monkeypatch.setattr(runner, "CHIEF_WAIT_S", 0)
+  with pytest.raises(UserError, match="^DistributedDouble: no chief started it with these flags "
+                     "within 0 s: start the chief"):
+    runner.run(pipeline, str(tmp_path), chief=False)
+  # The chief's execution, as a kill leaves it: the worker joins it in its folders.
+  with metadata.open_store(str(tmp_path)) as store:
+    number = store.artifacts_of(1, metadata.OUTPUT)
+    component = pipeline.components[1]
+    key = component.cache_key({"number": number["number"]})
+    running = store.start_execution(component.id, "DistributedDouble", key, {}, number, [])
+    store.record_outputs(running, {"doubled": Artifact(
+        "Number", str(tmp_path / "chief_folder"))}, [])
+  os.makedirs(tmp_path / "chief_folder")
+  before = _states(tmp_path)
+  outputs = runner.run(pipeline, str(tmp_path), chief=False)
+  assert outputs["DistributedDouble"]["doubled"].uri == str(tmp_path / "chief_folder")
+  assert os.path.exists(tmp_path / "chief_folder" / "attempts")
+  assert _states(tmp_path) == before  # nothing recorded: WriteNumber not even marked cached
 
 
 def test_components_refuse_wrong_wiring():
