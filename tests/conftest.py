@@ -95,3 +95,16 @@ def start_workers(tmp_path):
   yield start
   for workers in started:
     workers.kill()
+
+
+@pytest.fixture(scope="session")
+def imdb_pipeline_args(tiny_imdb, tiny_bert):
+  """args(folder, *extra, train_steps=60): `pipelines.run --pipeline=imdb_bert` flags on the tiny
+  aclImdb and BERT, with the pipeline root and serving directory in `folder`; enough training for
+  the tiny BERT to separate the tiny reviews' obvious sentiment words."""
+  def args(folder, *extra, train_steps=60):
+    return ["--pipeline=imdb_bert", f"--pipeline_root={folder}/root",
+            f"--serving_dir={folder}/serving", f"--data_path={tiny_imdb}",
+            f"--init_checkpoint={tiny_bert}", f"--train_steps={train_steps}", "--batch_size=16",
+            "--learning_rate=3e-3", "--dropout=0", "--max_seq_length=32", *extra]
+  return args

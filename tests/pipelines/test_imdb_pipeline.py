@@ -15,8 +15,8 @@ import time
 
 import pytest
 import yaml
-from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from conftest import REPO, assert_ok, run_cli, scalars
 from pipelines import metadata
@@ -27,23 +27,14 @@ pytestmark = pytest.mark.heavy
 
 COMPONENTS = ["ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
               "Evaluator", "InfraValidator", "Pusher"]
-# Enough for the tiny BERT to separate the tiny reviews' obvious sentiment words.
-TRAINING = ["--train_steps=60", "--batch_size=16", "--learning_rate=3e-3", "--dropout=0",
-            "--max_seq_length=32"]
 
 PipelineRun = collections.namedtuple("PipelineRun", "root serving args stdout")
 
 
-def _args(tiny_imdb, tiny_bert, folder, *extra):
-  return ["--pipeline=imdb_bert", f"--pipeline_root={folder}/root",
-          f"--serving_dir={folder}/serving", f"--data_path={tiny_imdb}",
-          f"--init_checkpoint={tiny_bert}", *TRAINING, *extra]
-
-
 @pytest.fixture(scope="module")
-def first_run(tiny_imdb, tiny_bert, tmp_path_factory):
+def first_run(imdb_pipeline_args, tmp_path_factory):
   folder = tmp_path_factory.mktemp("imdb_pipeline")
-  args = _args(tiny_imdb, tiny_bert, folder)
+  args = imdb_pipeline_args(folder)
   process = assert_ok(run_cli("pipelines.run", *args))
   return PipelineRun(str(folder / "root"), str(folder / "serving"), args, process.stdout)
 
@@ -160,7 +151,7 @@ def test_bad_flags_get_one_line_and_exit_2(first_run, tmp_path):
   assert not os.listdir(tmp_path)
 
 
-def test_the_kubeflow_yaml_has_one_step_per_component(first_run, tmp_path):
+def test_the_kubeflow_yaml_has_one_step_per_component(first_run, tiny_bert, tmp_path):
   output = str(tmp_path / "pipeline.yaml")
   assert_ok(run_cli("pipelines.compile_kfp", *first_run.args, f"--output={output}"))
   with open(output) as handle:
@@ -172,14 +163,13 @@ def test_the_kubeflow_yaml_has_one_step_per_component(first_run, tmp_path):
     assert f"--components={component}" in args
     # The roots are the Kubeflow pipeline's parameters; the training flags are passed on as given.
     assert "{{$.inputs.parameters['pipeline_root']}}" in args
-    assert f"--init_checkpoint={first_run.args[4].split('=', 1)[1]}" in args
+    assert f"--init_checkpoint={tiny_bert}" in args
 
 
 def test_a_kill_during_training_resumes_in_its_folder_without_redoing_example_gen(
-    tiny_imdb, tiny_bert, tmp_path):
+    imdb_pipeline_args, tmp_path):
   # Long enough to kill between checkpoints; ExampleGen and the checks before it take seconds.
-  args = _args(tiny_imdb, tiny_bert, tmp_path, "--checkpoint_every_steps=20")
-  args = [arg for arg in args if not arg.startswith("--train_steps=")] + ["--train_steps=200"]
+  args = imdb_pipeline_args(tmp_path, "--checkpoint_every_steps=20", train_steps=200)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
   killed = subprocess.Popen([sys.executable, "-m", "pipelines.run", *args], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -16,13 +16,6 @@ pytestmark = pytest.mark.heavy  # two worker processes: started first (conftest.
 DATA_STEPS = "--components=ExampleGen,StatisticsGen,SchemaGen,ExampleValidator"
 
 
-def _args(tiny_imdb, tiny_bert, folder):
-  return ["--pipeline=imdb_bert", f"--pipeline_root={folder}/root",
-          f"--serving_dir={folder}/serving", f"--data_path={tiny_imdb}",
-          f"--init_checkpoint={tiny_bert}", "--train_steps=60", "--batch_size=16",
-          "--learning_rate=3e-3", "--dropout=0", "--max_seq_length=32"]
-
-
 def _trainer_executions(root):
   with metadata.open_store(root) as store:
     return [(execution, store.artifacts_of(execution["id"], metadata.OUTPUT))
@@ -35,8 +28,8 @@ def _eval_results(model_run):
 
 
 def test_two_workers_train_the_pipeline_model_like_one_and_it_is_pushed(
-    tiny_imdb, tiny_bert, tmp_path, start_workers):
-  args = _args(tiny_imdb, tiny_bert, tmp_path)
+    imdb_pipeline_args, tmp_path, start_workers):
+  args = imdb_pipeline_args(tmp_path)
   root = str(tmp_path / "root")
   assert_ok(run_cli("pipelines.run", *args, DATA_STEPS))
   assert_ok(run_cli("pipelines.run", *args, "--components=Trainer"))
@@ -72,8 +65,8 @@ def test_two_workers_train_the_pipeline_model_like_one_and_it_is_pushed(
   assert pushed_model.properties["source"] == multi_outputs["model"].properties["saved_model"]
 
 
-def test_a_multi_worker_strategy_runs_the_trainer_step_alone(tiny_imdb, tiny_bert, tmp_path):
-  process = run_cli("pipelines.run", *_args(tiny_imdb, tiny_bert, tmp_path),
+def test_a_multi_worker_strategy_runs_the_trainer_step_alone(imdb_pipeline_args, tmp_path):
+  process = run_cli("pipelines.run", *imdb_pipeline_args(tmp_path),
                     "--strategy=multi_worker_mirrored")
   assert process.returncode == 2
   assert process.stderr.strip().splitlines()[-1].startswith(
