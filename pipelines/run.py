@@ -37,9 +37,10 @@ flags.DEFINE_string("split_feature", None, "Re-split train and eval by a seeded 
                     "feature (e.g. text: pairs sharing a premise stay on one side); default: the "
                     "task's own splits, as tfsft.train makes them.")
 flags.DEFINE_list("eval_thresholds", [], "metric:value pairs a pushed model must reach, e.g. "
-                  "accuracy:0.8 (log_loss: at most the value).")
-flags.DEFINE_list("eval_min_change", ["accuracy:0"], "metric:value pairs: the least improvement on "
-                  "the served model (the newest version in --serving_dir); empty: no comparison.")
+                  "accuracy:0.8 or bleu:20 (log_loss, reference_perplexity: at most the value).")
+flags.DEFINE_list("eval_min_change", None, "metric:value pairs: the least improvement on the "
+                  "served model (the newest version in --serving_dir); empty: no comparison; "
+                  "default: accuracy:0 for classifiers, reference_perplexity:0 for generators.")
 FLAGS = flags.FLAGS
 
 _SET_BY_THE_PIPELINE = ("task", "model_dir", "export_dir")
@@ -68,7 +69,8 @@ def pipeline_from_flags():
       FLAGS.pipeline, train.config_from_flags(), schema_file=FLAGS.schema,
       split_feature=FLAGS.split_feature,
       eval_thresholds=_metric_values("eval_thresholds", FLAGS.eval_thresholds),
-      eval_min_change=_metric_values("eval_min_change", FLAGS.eval_min_change))
+      eval_min_change=(None if FLAGS.eval_min_change is None
+                       else _metric_values("eval_min_change", FLAGS.eval_min_change)))
 
 
 def is_chief(pipeline) -> bool:

@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import assert_ok, run_cli, served_tolerance
 from tfsft.model_dir import load_trained_model
 from tfsft.serving.servability import check_servable
-from tiny_assets import tagged_sentences, write_conll
+from tiny_assets import tagged_sentences, write_conll_folder
 
 # Unseen sentences made only of the tiny vocabulary's words: what a tiny model does with [UNK] is
 # not stable from one machine to the next.
@@ -23,11 +23,8 @@ SENTENCES = ["Alice Smith visited Paris today.", "In Rome, Bob said.", "Déjà, 
 def tagger(tiny_bert, tmp_path_factory):
   """A tiny BERT tagger trained on a 2-column train file and scored on a 4-column valid file."""
   root = tmp_path_factory.mktemp("tagger")
-  data = root / "conll"
-  data.mkdir()
   sentences = tagged_sentences(200)
-  write_conll(data / "train.txt", sentences[:160])
-  write_conll(data / "valid.txt", sentences[160:], columns=4)
+  data = write_conll_folder(root / "conll", sentences)
   process = assert_ok(run_cli(
       "tfsft.train", "--task=token_classification", "--model=bert", f"--init_checkpoint={tiny_bert}",
       f"--data_path={data}", "--max_seq_length=16", "--batch_size=16", "--train_steps=80",

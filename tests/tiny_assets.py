@@ -93,6 +93,15 @@ def write_conll(path, sentences, columns=2):
   return path
 
 
+def write_conll_folder(folder, sentences, train=160):
+  """A CoNLL --data_path folder: the first `train` sentences in a 2-column train.txt, the rest in
+  a 4-column valid.txt (as CoNLL-2003 ships them)."""
+  folder.mkdir()
+  write_conll(folder / "train.txt", sentences[:train])
+  write_conll(folder / "valid.txt", sentences[train:], columns=4)
+  return folder
+
+
 def write_tiny_bert_preset(directory):
   """A 2-layer, hidden-16 BERT saved as a keras-hub preset (config.json + weights + tokenizer)."""
   import keras_hub

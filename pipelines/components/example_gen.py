@@ -1,5 +1,7 @@
-"""ExampleGen: any labeled-text source a tfsft task reads (TFDS, aclImdb, GLUE, CSV / TSV / JSONL /
-TFRecord files) -> gzipped TFRecords of tf.Example in TFX's layout (tfsft/data/tfx_examples.py).
+"""ExampleGen: any source a labeled-text, NER, SQuAD or instruction-tuning task reads (TFDS,
+aclImdb, GLUE, CSV / TSV / JSONL / TFRecord files, CoNLL files, SQuAD JSON, instruction files, or
+sentence pairs and other tasks' examples turned into instructions) -> gzipped TFRecords of
+tf.Example in TFX's layout (tfsft/data/tfx_examples.py).
 
 The splits are the task's own: the source's train and test, and an `eval` split carved from train
 by tfsft's seeded hash of each example's text (--validation_fraction), so a pipeline trains and
@@ -8,8 +10,9 @@ partition_feature_name) train and eval are instead re-split from their pooled ex
 seeded hash of that feature, e.g. `text` of sentence pairs, so that every pair sharing a premise
 lands on one side; test stays as the task made it (a test split tfsft carves from a single file
 is cut by the hash of the whole text: give the source its own test file to keep the feature's
-values out of it too). Each split is read and written by Beam workers; the features are `text`
-(and `text_pair`) and `label` (the class name, or the number for regression).
+values out of it too). Each split is read and written by Beam workers; the features are those of
+the task's kind (pipelines/example_kinds.py): `text` (and `text_pair`) and `label`; `tokens` and
+`tags`; `question`, `context`, `answer_text` and `answer_start`; or `messages`.
 """
 
 import hashlib
@@ -17,7 +20,7 @@ import os
 
 import apache_beam as beam
 
-from pipelines import artifacts
+from pipelines import artifacts, example_kinds
 from pipelines.component import Component
 from tfsft.data import tfx_examples
 from tfsft.errors import UserError
@@ -42,13 +45,15 @@ class ExampleGen(Component):
             [os.path.getsize(name), os.path.getmtime(name)] for name in files}
 
   def execute(self, inputs, outputs, context):
-    task, data = _load(self.parameters)
+    task = _task(self.parameters)
+    kind = example_kinds.for_task(task)  # before reading: a task it cannot store stops here
+    data = _data(task, self.parameters)
     examples = outputs["examples"]
     present = [split for split, dataset in
                (("train", data.train), ("validation", data.validation), ("test", data.test))
                if dataset is not None]
     split_feature = self.parameters["split_feature"]
-    features = [*task.input_names, "label"]
+    features = kind.feature_names(task)
     if split_feature is not None and split_feature not in features:
       raise UserError(f"--split_feature={split_feature} is not a feature of "
                       f"{self.parameters['task']}'s examples: choose from {', '.join(features)}")
@@ -80,8 +85,9 @@ class ExampleGen(Component):
         present = sorted({"train", "validation", *present}, key=list(_SPLITS).index)
     examples.properties.update(
         split_names=[_SPLITS[split] for split in present], source=data.source,
-        label_names=list(data.label_names), input_names=list(task.input_names),
-        label_feature="label", task=self.parameters["task"],
+        label_names=list(data.label_names), input_names=kind.text_features(task),
+        label_feature=kind.label_feature, task=self.parameters["task"], example_kind=kind.name,
+        optional_features=list(kind.optional_features),
         split_rule=("the source's own splits; eval carved from train by tfsft's seeded hash of "
                     "the text (--validation_fraction, --seed)") if split_feature is None else (
                         f"train and eval re-split by a seeded hash of '{split_feature}' "
@@ -95,32 +101,41 @@ def _by_feature_hash(serialized: bytes, partitions: int, feature: str, fraction:
   import tensorflow as tf
   del partitions
   value = tf.train.Example.FromString(serialized).features.feature[feature]
-  key = (value.bytes_list.value[0] if value.bytes_list.value
+  key = (b"\x00".join(value.bytes_list.value) if value.bytes_list.value  # all of a list's words
          else repr(value.float_list.value[0]).encode("utf-8"))
   digest = hashlib.sha256(f"{seed}:".encode("utf-8") + key).digest()
   return int(int.from_bytes(digest[:8], "big") < fraction * 2 ** 64)
 
 
-def _load(parameters):
+def _task(parameters):
   from tfsft.config import DataConfig
   from tfsft.tasks import TASKS
-  task = TASKS.get(parameters["task"])(DataConfig(**parameters["data"]))
-  return task, task.load_data(task.data_config, parameters["seed"])
+  return TASKS.get(parameters["task"])(DataConfig(**parameters["data"]))
+
+
+def _data(task, parameters):
+  return task.load_data(task.data_config, parameters["seed"])
 
 
 def _serialized_examples(split: str, parameters):
   """Runs in a Beam worker: reads one split through the task's loader."""
   import tensorflow as tf
-  task, data = _load(parameters)
+  task = _task(parameters)
+  kind, data = example_kinds.for_task(task), _data(task, parameters)
   label_names = list(data.label_names)
   for inputs, target in getattr(data, split).as_numpy_iterator():
-    texts = inputs if isinstance(inputs, tuple) else (inputs,)
-    features = {name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text]))
-                for name, text in zip(task.input_names, texts)}
-    if label_names:
-      label = tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[label_names[int(target)].encode("utf-8")]))
-    else:
-      label = tf.train.Feature(float_list=tf.train.FloatList(value=[float(target)]))
-    features["label"] = label
+    features = {name: _feature(value)
+                for name, value in kind.features(task, inputs, target, label_names).items()}
     yield tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def _feature(value):
+  """A tf.train.Feature of a float, integers (example_kinds.Int64s), a bytes value or a list of
+  them (CoNLL's words)."""
+  import tensorflow as tf
+  if isinstance(value, example_kinds.Int64s):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=value))
+  if isinstance(value, float):
+    return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+  return tf.train.Feature(bytes_list=tf.train.BytesList(
+      value=value if isinstance(value, list) else [value]))

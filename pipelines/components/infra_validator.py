@@ -18,9 +18,9 @@ import urllib.request
 
 from absl import logging
 
-from pipelines import artifacts
+from pipelines import artifacts, example_kinds
 from pipelines.component import Component
-from pipelines.components.evaluator import _rows
+from pipelines.components.evaluator import read_rows
 
 SERVER_BINARY = "tensorflow_model_server"
 _SERVER_START_SECONDS = 120
@@ -34,13 +34,16 @@ class InfraValidator(Component):
   def execute(self, inputs, outputs, context):
     from tfsft.serving.servability import check_servable
     saved_model = inputs["model"].properties["saved_model"]
-    names = inputs["examples"].properties["input_names"]
-    rows = _rows(inputs["examples"], self.parameters["split"])[:self.parameters["requests"]]
-    requests = {name: [row[name] for row in rows] for name in names}
+    properties = inputs["examples"].properties
+    kind = example_kinds.of(properties)
+    rows = read_rows(inputs["examples"], self.parameters["split"])[:self.parameters["requests"]]
+    requests = kind.requests(rows, properties)
     report = {"servability": check_servable(saved_model, requests)}
     problems = list(report["servability"].get("problems", []))
     if shutil.which(SERVER_BINARY):
-      report["model_server"] = _model_server_check(saved_model, rows, names)
+      names = kind.serving_inputs(properties)
+      instances = [{name: requests[name][i] for name in names} for i in range(len(rows))]
+      report["model_server"] = _model_server_check(saved_model, instances)
       problems += report["model_server"].get("problems", [])
     else:
       report["model_server"] = f"skipped: no {SERVER_BINARY} on PATH"
@@ -60,7 +63,7 @@ def _free_port() -> int:
     return probe.getsockname()[1]
 
 
-def _model_server_check(saved_model, rows, names) -> dict:
+def _model_server_check(saved_model, instances) -> dict:
   """Starts the server on loopback over the candidate's version folder, waits (bounded) for it to
   load the model, sends one REST predict request and stops it."""
   rest, grpc = _free_port(), _free_port()
@@ -84,7 +87,7 @@ def _model_server_check(saved_model, rows, names) -> dict:
     else:
       return {"problems": [f"{SERVER_BINARY} did not load the model within "
                            f"{_SERVER_START_SECONDS} s"]}
-    body = json.dumps({"instances": [{name: row[name] for name in names} for row in rows]})
+    body = json.dumps({"instances": instances})
     request = urllib.request.Request(f"{url}:predict", body.encode(),
                                      {"Content-Type": "application/json"})
     try:
@@ -92,8 +95,8 @@ def _model_server_check(saved_model, rows, names) -> dict:
         predictions = json.load(response)["predictions"]
     except (urllib.error.URLError, KeyError, ValueError) as error:
       return {"problems": [f"{SERVER_BINARY} REST predict failed: {error}"]}
-    return {"problems": [] if len(predictions) == len(rows) else
-            [f"{SERVER_BINARY} answered {len(predictions)} of {len(rows)} requests"],
+    return {"problems": [] if len(predictions) == len(instances) else
+            [f"{SERVER_BINARY} answered {len(predictions)} of {len(instances)} requests"],
             "predictions": len(predictions)}
   finally:
     server.terminate()

@@ -1,7 +1,9 @@
 """SchemaGen: a tensorflow-metadata `Schema` (`<uri>/schema.pbtxt`, as TFX writes it) inferred from
 the training split's statistics; ImportSchemaGen takes a curated one instead.
 
-Inferred: every feature's type, presence (required in every example when it was) and value count;
+Inferred: every feature's type, presence (required in every example when it was, unless its
+examples' kind marks it optional: SQuAD 2.0's answers) and value count (at most one for single
+values);
 a string domain for a feature with at most `max_domain_size` distinct values that is not a text
 input (the labels); and on the label feature a drift comparator (L-infinity distance of the label
 distribution between the training split and each other split, as TFDV's `drift_comparator`).
@@ -35,10 +37,15 @@ class SchemaGen(Component):
                       stats.FLOAT: schema_pb2.FLOAT}[stats.type]
       common = (stats.string_stats.common_stats if stats.type == stats.STRING
                 else stats.num_stats.common_stats)
-      feature.presence.min_fraction = common.num_non_missing / max(train.num_examples, 1)
-      feature.presence.min_count = 1
-      feature.value_count.min = common.min_num_values
-      feature.value_count.max = common.max_num_values
+      optional = name in examples.get("optional_features", ())
+      feature.presence.min_fraction = (0.0 if optional else
+                                       common.num_non_missing / max(train.num_examples, 1))
+      feature.presence.min_count = 0 if optional else 1
+      feature.value_count.min = 0 if optional else common.min_num_values
+      # As TFDV infers: an upper bound for single values only (an eval sentence longer than
+      # every training one is no anomaly).
+      if common.max_num_values == 1:
+        feature.value_count.max = 1
       if name in examples.get("input_names", ()):
         feature.natural_language_domain.SetInParent()
       elif (stats.type == stats.STRING and stats.string_stats.top_values

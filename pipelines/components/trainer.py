@@ -1,5 +1,5 @@
-"""Trainer: tfsft's trainer on an Examples artifact, for any task and model family whose data are
-labeled texts; its model_dir (checkpoints, TensorBoard logs, eval_results.json, the recorded run
+"""Trainer: tfsft's trainer on an Examples artifact, for any model family and any kind of examples
+the pipelines store (pipelines/example_kinds.py: labeled texts, conversations); its model_dir (checkpoints, TensorBoard logs, eval_results.json, the recorded run
 config) is the `model_run` output, its SavedModel export the `model` output.
 
 Resumable: a rerun after a kill continues in the same model_dir, from its last checkpoint. Under a
@@ -10,7 +10,7 @@ execution and alone writes and exports (as `tfsft.train` does), the others train
 
 import dataclasses
 
-from pipelines import artifacts
+from pipelines import artifacts, example_kinds
 from pipelines.component import Component
 
 
@@ -34,17 +34,15 @@ class Trainer(Component):
 
 
 def training_config(values: dict, examples, model_dir: str, export_dir: str):
-  """The run's TrainConfig with the data read from `examples` (as text_classification files: a
-  `text` / `text_pair` / `label` feature each) and the outputs in the artifacts' folders."""
+  """The run's TrainConfig with the data read from `examples` (by the task their kind names) and
+  the outputs in the artifacts' folders."""
   from tfsft.config import TrainConfig
   config = TrainConfig.from_dict(values)
-  properties = examples.properties
+  kind = example_kinds.of(examples.properties)
   data = dataclasses.replace(
-      config.data, data_path=examples.uri, tfds_name=None, tfds_data_dir=None,
-      text_column="text", label_column=properties["label_feature"],
-      text_pair_column="text_pair" if "text_pair" in properties["input_names"] else None,
-      regression=not properties["label_names"],
+      kind.trainer_data(config.data, examples.properties), data_path=examples.uri,
+      tfds_name=None, tfds_data_dir=None,
       # ExampleGen applied these already.
       max_train_examples=None, max_eval_examples=None)
   runtime = dataclasses.replace(config.runtime, model_dir=model_dir, export_dir=export_dir)
-  return dataclasses.replace(config, task="text_classification", data=data, runtime=runtime)
+  return dataclasses.replace(config, task=kind.trainer_task, data=data, runtime=runtime)

@@ -16,7 +16,6 @@ from pipelines.components.example_gen import ExampleGen
 from pipelines.components.example_validator import ANOMALIES_FILE, ExampleValidator
 from pipelines.components.schema_gen import ImportSchemaGen, SchemaGen
 from pipelines.components.statistics_gen import StatisticsGen
-from tfsft.config import DataConfig
 from tfsft.data import tfx_examples
 from tfsft.errors import UserError
 
@@ -153,3 +152,67 @@ def test_beam_multi_process_runner_gives_the_same_statistics(tmp_path):
   for split in ("train", "eval"):
     assert (statistics_gen.read(two_workers["StatisticsGen"]["statistics"].uri, split)
             == statistics_gen.read(in_process["StatisticsGen"]["statistics"].uri, split))
+
+
+def _conversations(examples_uri, split="train"):
+  from tfsft.data import instructions
+  return instructions.read_file(tfx_examples.split_dir(examples_uri, split)).conversations
+
+
+def test_instruction_records_become_messages_that_instruction_tuning_reads_back(tmp_path):
+  import json
+  records = [{"instruction": f"Add {i} and 2", "input": f"{i} 2" if i % 2 else "",
+              "output": str(i + 2), "system": "Be brief."} for i in range(40)]
+  path = tmp_path / "alpaca.json"
+  path.write_text(json.dumps(records), encoding="utf-8")
+  example_gen = ExampleGen(task="instruction_tuning", data={"data_path": str(path)}, seed=1)
+  statistics = StatisticsGen(examples=example_gen.outputs["examples"])
+  schema = SchemaGen(statistics=statistics.outputs["statistics"],
+                     examples=example_gen.outputs["examples"])
+  outputs = runner.run(Pipeline("sft_data", [example_gen, statistics, schema]),
+                       str(tmp_path / "root"))
+  examples = outputs["ExampleGen"]["examples"]
+  assert examples.properties["example_kind"] == "conversations"
+  assert examples.properties["input_names"] == ["messages"]
+  assert examples.properties["label_feature"] is None
+  read_back = [c for split in examples.properties["split_names"]
+               for c in _conversations(examples.uri, split)]
+  from tfsft.data import instructions
+  assert sorted(read_back, key=json.dumps) == sorted(instructions.read_file(str(path)).conversations,
+                                                     key=json.dumps)
+  # Alpaca's instruction and input travel with the user turn (its own template writes them).
+  with_input = next(c for c in read_back if c[1]["content"].startswith("Add 1 "))
+  assert with_input[1]["instruction"] == "Add 1 and 2" and with_input[1]["input"] == "1 2"
+  schema_features = {feature.name: feature for feature in
+                     schema_gen.read(outputs["SchemaGen"]["schema"].uri).feature}
+  assert list(schema_features) == ["messages"]
+  assert schema_features["messages"].HasField("natural_language_domain")
+
+
+def test_sentence_pairs_become_instructions_through_the_prompt_template(tmp_path):
+  pairs = tmp_path / "pairs.txt"
+  pairs.write_text("".join(f"I see {i} cats.\tJe vois {i} chats.\n" for i in range(30)),
+                   encoding="utf-8")
+  example_gen = ExampleGen(task="instruction_tuning", seed=1, data={
+      "data_path": str(pairs), "text_from_task": "translation",
+      "prompt_template": "Translate to French: {source}"})
+  examples = runner.run(Pipeline("pairs", [example_gen]),
+                        str(tmp_path / "root"))["ExampleGen"]["examples"]
+  conversations = [c for split in examples.properties["split_names"]
+                   for c in _conversations(examples.uri, split)]
+  assert len(conversations) == 30
+  assert {"role": "user", "content": "Translate to French: I see 7 cats."} in [
+      c[0] for c in conversations]
+  assert all(c[-1]["role"] == "assistant" and c[-1]["content"].startswith("Je vois ")
+             for c in conversations)
+  assert "translation" in examples.properties["source"]
+
+
+def test_example_gen_names_the_tasks_it_can_store(tmp_path):
+  pairs = tmp_path / "pairs.txt"
+  pairs.write_text("I see.\tJe vois.\n", encoding="utf-8")
+  with pytest.raises(UserError, match="pipelines do not read --task=translation's examples yet: "
+                                      "run labeled-text tasks"):
+    runner.run(Pipeline("pairs", [ExampleGen(task="translation",
+                                             data={"data_path": str(pairs)})]),
+               str(tmp_path / "root"))

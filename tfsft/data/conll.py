@@ -2,7 +2,8 @@
 
 One token per line, the tag in the last column (2 columns: `token TAG`; 4 columns, as in the
 CoNLL-2003 release: `token POS chunk TAG`), a blank line between sentences, `-DOCSTART-` lines
-between documents (skipped). A line with a token but no tag is an error naming the file and line.
+between documents (skipped). A line with a token but no tag is an error naming the file and line. A TFX Examples artifact
+(`Split-*/` folders of tf.Example with `tokens` and `tags`, as the pipelines write them) reads too.
 
 Examples are (words, tag ids), each one space-joined string: CoNLL words hold no whitespace, so
 `tf.strings.split` gives them back exactly, and sentences then batch, hash-split and count like any
@@ -17,7 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfsft.config import DataConfig
-from tfsft.data import split_files, splits, tfds_loading
+from tfsft.data import split_files, splits, tables, tfds_loading, tfx_examples
 from tfsft.errors import UserError
 
 DOCUMENT_START = "-DOCSTART-"
@@ -37,6 +38,8 @@ class TaggedSentence:
 
 
 def read_conll(path: str) -> List[TaggedSentence]:
+  if tfx_examples.is_split_dir(path):
+    return _read_examples(path)
   sentences, words, tags, start = [], [], [], 0
   try:
     with open(path, encoding="utf-8") as handle:
@@ -65,6 +68,21 @@ def read_conll(path: str) -> List[TaggedSentence]:
   return sentences
 
 
+def _read_examples(split_dir: str) -> List[TaggedSentence]:
+  """A Split-* folder of tf.Examples with `tokens` and `tags` (the pipelines' ExampleGen writes
+  them); `line` is the record's number."""
+  sentences = []
+  for number, (where, row) in enumerate(tables.example_rows(split_dir, all_values=True), start=1):
+    words, tags = row.get("tokens"), row.get("tags")
+    if not words or tags is None or len(words) != len(tags):
+      raise UserError(f"{where} needs `tokens` and `tags` features of equal, non-zero length: "
+                      "write one tag per word")
+    sentences.append(TaggedSentence(tuple(words), tuple(tags), number))
+  if not sentences:
+    raise UserError(f"{split_dir} has no examples")
+  return sentences
+
+
 def tag_names(sentences: Sequence[TaggedSentence]) -> List[str]:
   """The training split's tags: `O` first (when present), then the rest sorted, so B-X and I-X of
   one entity type sit side by side."""
@@ -83,6 +101,8 @@ def load(config: DataConfig, seed: int, tfds_name=None) -> splits.LabeledTextSpl
 
 
 def find_files(path) -> Dict[str, str]:
+  if tfx_examples.is_examples_dir(path):
+    return tfx_examples.tfsft_splits(path)
   return split_files.find_split_files(path, None, split_stems=SPLIT_FILES, kind="CoNLL files")
 
 

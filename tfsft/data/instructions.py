@@ -2,7 +2,9 @@
 
 `--data_path` is a file or a directory with `train.<json|jsonl>` and optional `validation.*` (or
 `dev.*`) and `test.*`. A file is a JSON array of records or JSON Lines (one record per line),
-.json and .jsonl alike. The records' fields say the format (TRL's and Axolotl's names; `system`
+.json and .jsonl alike, or TFRecord of tf.Example (.tfrecord; `messages` as a JSON string); a
+TFX Examples artifact (`Split-train/`, `Split-eval/`: what the pipelines' ExampleGen writes) reads
+as its splits. The records' fields say the format (TRL's and Axolotl's names; `system`
 is optional):
 
   Alpaca              {"instruction": ..., "input": ... (optional), "output": ..., "system": ...}
@@ -26,7 +28,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from absl import logging
 
-from tfsft.data import split_files, text_files
+from tfsft.data import split_files, tables, text_files, tfx_examples
 from tfsft.errors import UserError
 
 Message = Dict[str, str]
@@ -45,7 +47,8 @@ FORMAT_FIELDS = {
 _ACCEPTED = ("Alpaca {instruction, input (optional), output}, prompt/completion {prompt, "
              "completion}, or conversational {messages: [{role, content}, ...]}")
 
-EXTENSIONS = (".json", ".jsonl")
+_TFRECORD_EXTENSIONS = (".tfrecord", ".tfrec")
+EXTENSIONS = (".json", ".jsonl", *_TFRECORD_EXTENSIONS)
 
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
 
@@ -79,21 +82,28 @@ def load(data_path: Optional[str]) -> InstructionSplits:
 
 
 def find_files(data_path: Optional[str]) -> Dict[str, str]:
-  """Split name -> file: the file itself as train, or a directory's <split>.<json|jsonl> files."""
+  """Split name -> file: the file itself as train, a directory's <split>.<json|jsonl> files, or an
+  Examples artifact's Split-* folders."""
+  if tfx_examples.is_examples_dir(data_path):
+    return tfx_examples.tfsft_splits(data_path)
   return split_files.find_split_files(data_path, EXTENSIONS, _check_extension)
 
 
 def _check_extension(path):
   if os.path.splitext(path)[1].lower() not in EXTENSIONS:
     raise UserError(f"{path}: instruction data is a JSON array (.json) or JSON Lines (.jsonl) of "
-                    "records: convert the file or rename it")
+                    "records, or TFRecord of tf.Example (.tfrecord): convert the file or rename it")
 
 
 def read_file(path: str) -> InstructionFile:
   """One file's records as conversations; the first record's format is the file's."""
   first = None  # (format, where) of the first record
   conversations, locations = [], []
-  for where, record in _records(path, text_files.read_utf8(path)):
+  is_tfrecord = (tfx_examples.is_split_dir(path)
+                 or os.path.splitext(path)[1].lower() in _TFRECORD_EXTENSIONS)
+  records = (tables.example_rows(path) if is_tfrecord
+             else _records(path, text_files.read_utf8(path)))
+  for where, record in records:
     record_format = _format_of(record, where)
     if first is None:
       first = (record_format, where)
@@ -223,6 +233,12 @@ def _with_system(record, where, turns) -> Conversation:
 
 def _conversational(record, where) -> Conversation:
   messages = record["messages"]
+  if isinstance(messages, str):  # a tf.Example feature holds the list as JSON
+    try:
+      messages = json.loads(messages)
+    except json.JSONDecodeError as error:
+      raise UserError(f"{where}: 'messages' is not a JSON list ({error.msg}): write it as "
+                      "json.dumps([{\"role\": ..., \"content\": ...}, ...])") from None
   if not isinstance(messages, list) or not messages:
     raise UserError(f"{where}: 'messages' must be a non-empty list of {{role, content}} objects")
   conversation = [_message(message, number, where)
@@ -246,7 +262,14 @@ def _message(message, number, where) -> Message:
     problem = "is empty" if isinstance(content, str) or content is None else "is not a string"
     raise UserError(f"{where}: message {number} ({role}) content {problem}: give it text or "
                     "remove the message")
-  return {"role": role, "content": content}
+  # Alpaca's instruction and input travel beside the content (see _alpaca), also through files
+  # the pipelines' ExampleGen wrote.
+  extra = {field: message[field] for field in _ALPACA_USER_FIELDS
+           if isinstance(message.get(field), str)}
+  return {"role": role, "content": content, **extra}
+
+
+_ALPACA_USER_FIELDS = ("instruction", "input")
 
 
 _CONVERTERS = {"alpaca": _alpaca, "prompt/completion": _prompt_completion,

@@ -4,6 +4,9 @@
         "qas": [{"id": ..., "question": ..., "answers": [{"text": ..., "answer_start": N}],
                  "is_impossible": false}]}]}]}
 
+A TFX Examples artifact (`Split-*/` folders of tf.Example with question, context, answer_text and
+answer_start, as TFDS and the pipelines lay SQuAD out) reads too.
+
 Every answer must be found at its `answer_start` in the context; a mismatch is an error naming the
 file, the line of the question's id and the fix (Model Garden's squad_lib only logs and skips such
 examples, which hides broken files).
@@ -19,7 +22,7 @@ import tensorflow as tf
 from absl import logging
 
 from tfsft.config import DataConfig
-from tfsft.data import splits, tfds_loading
+from tfsft.data import splits, tables, tfds_loading, tfx_examples
 from tfsft.errors import UserError
 
 # File names per split in a --data_path directory (the SQuAD release names its files like these).
@@ -38,6 +41,8 @@ class SquadExample:
 
 
 def read_squad(path: str) -> List[SquadExample]:
+  if tfx_examples.is_split_dir(path):
+    return _read_examples(path)
   try:
     with open(path, encoding="utf-8") as handle:
       text = handle.read()
@@ -83,6 +88,27 @@ def _example(path, text, qa, context) -> SquadExample:
   return SquadExample(str(qa["id"]), qa["question"], context, tuple(answers), impossible)
 
 
+def _read_examples(split_dir: str) -> List[SquadExample]:
+  """A Split-* folder of tf.Examples as TFDS lays SQuAD out (question, context, answer_text,
+  answer_start: what the pipelines' ExampleGen writes); each record's place is its id."""
+  examples = []
+  for where, row in tables.example_rows(split_dir, all_values=True):
+    try:
+      (question,), (context,) = row["question"], row["context"]
+    except (KeyError, ValueError):
+      raise UserError(f"{where} needs one `question` and one `context`: write them as bytes "
+                      "features") from None
+    answers = tuple(zip(row.get("answer_text", []), row.get("answer_start", [])))
+    for text, start in answers:
+      if context[start:start + len(text)] != text:
+        raise UserError(f"{where}: answer {text!r} is not at answer_start={start} of its "
+                        "context: fix answer_start")
+    examples.append(SquadExample(where, question, context, answers, is_impossible=not answers))
+  if not examples:
+    raise UserError(f"{split_dir} has no examples")
+  return examples
+
+
 def _line_of(text: str, question_id) -> int:
   """The line where the question's id appears (json gives no positions for parsed objects)."""
   position = text.find(json.dumps(str(question_id)))
@@ -114,6 +140,10 @@ def load(config: DataConfig, seed: int) -> splits.LabeledTextSplits:
 
 
 def _load_local(path) -> Tuple[Dict[str, List[SquadExample]], str]:
+  if tfx_examples.is_examples_dir(path):
+    folders = tfx_examples.tfsft_splits(path)
+    return ({split_name: read_squad(folder) for split_name, folder in folders.items()},
+            f"TFX Examples {path} ({', '.join(sorted(folders))})")
   if not os.path.exists(path):
     raise UserError(f"--data_path={path} does not exist: point it at a SQuAD JSON file or a "
                     "directory with train.json (or train-v1.1.json)")

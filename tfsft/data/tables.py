@@ -53,7 +53,7 @@ def read_columns(path: str, columns: Sequence[str], headerless_names: Optional[S
                  and len(first) == len(headerless_names))
     rows = _delimited_rows(path, names=headerless_names if no_header else None)
   else:
-    rows = {"jsonl": _json_rows, "tfrecord": _example_rows}[file_format(path)](path)
+    rows = {"jsonl": _json_rows, "tfrecord": example_rows}[file_format(path)](path)
   values = {column: [] for column in columns}
   locations = []
   for where, row in rows:
@@ -133,7 +133,9 @@ def _json_rows(path):
       yield where, row
 
 
-def _example_rows(path):
+def example_rows(path, all_values: bool = False):
+  """(where, {feature: its first value, str for bytes}) per tf.Example of a TFRecord file or a
+  TFX Split-* folder; with `all_values`, each feature's list of values (CoNLL's words)."""
   import tensorflow as tf
   if os.path.isdir(path):  # a TFX Split-* folder
     records = tf.data.TFRecordDataset(tfx_examples.shard_files(path), compression_type="GZIP")
@@ -145,10 +147,12 @@ def _example_rows(path):
       row = {}
       for name, feature in example.features.feature.items():
         kind = feature.WhichOneof("kind")
-        values = list(getattr(feature, kind).value) if kind else []
-        if values:
-          value = values[0]
-          row[name] = value.decode("utf-8") if isinstance(value, bytes) else value
+        values = [value.decode("utf-8") if isinstance(value, bytes) else value
+                  for value in (getattr(feature, kind).value if kind else [])]
+        if all_values:
+          row[name] = values
+        elif values:
+          row[name] = values[0]
       yield f"{path} record {number}", row
   except (tf.errors.DataLossError, UnicodeDecodeError) as error:
     raise UserError(f"{path} is not a readable TFRecord of tf.Example "

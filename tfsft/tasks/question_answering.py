@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from tfsft.data import squad
 from tfsft.errors import UserError
+from tfsft.metrics.squad import squad_scores
 from tfsft.models.question_windows import answer_positions, encode_windows
 from tfsft.tasks.answer_spans import SpanSettings, best_answers
 from tfsft.tasks.base import Task
@@ -103,33 +104,18 @@ class SquadTask(Task):
     return [keras.metrics.MeanMetricWrapper(_span_accuracy, name="span_accuracy")]
 
   def evaluate(self, model, encoder, split, label_names):
-    from official.nlp.tools import squad_evaluate_v1_1, squad_evaluate_v2_0
     if self._answerer is None or self._answerer[0] is not model:
       self._answerer = (model, tf.function(
           lambda question, context: self.predict_text(model, encoder, (question, context), ()),
           reduce_retracing=True))
-    predictions, questions = {}, []
+    predictions, references = [], []
     for (question, context), answers in split.examples.batch(_EVALUATION_BATCH):
       outputs = self._answerer[1](question, context)
       for answer, text, spans in zip(outputs["answer"].numpy(), context.numpy(), answers.numpy()):
-        question_id = str(len(questions))
-        predictions[question_id] = answer.decode("utf-8")
-        references = [text[int(a):int(b)].decode("utf-8") for a, b in
-                      (span.split(":") for span in spans.decode().split())]
-        questions.append({"id": question_id, "answers": [{"text": r} for r in references],
-                          "is_impossible": not references})
-    dataset = [{"paragraphs": [{"qas": questions}]}]
-    if self.data_config.version_2_with_negative:
-      scores = squad_evaluate_v2_0.evaluate(dataset, predictions)
-      results = {"exact_match": scores["exact"], "f1": scores["f1"]}
-      for part in ("HasAns", "NoAns"):
-        if f"{part}_exact" in scores:
-          results[f"{part}_exact_match"] = scores[f"{part}_exact"]
-          results[f"{part}_f1"] = scores[f"{part}_f1"]
-    else:  # the v1.1 script gives fractions; SQuAD results are quoted in percent
-      scores = squad_evaluate_v1_1.evaluate(dataset, predictions)
-      results = {"exact_match": 100 * scores["exact_match"], "f1": 100 * scores["final_f1"]}
-    return {"examples": len(questions), **{k: float(v) for k, v in results.items()}}
+        predictions.append(answer.decode("utf-8"))
+        references.append([text[int(a):int(b)].decode("utf-8") for a, b in
+                           (span.split(":") for span in spans.decode().split())])
+    return squad_scores(predictions, references, self.data_config.version_2_with_negative)
 
   def text_features(self, encoder, texts):
     windows = self._windows(encoder, *texts)
