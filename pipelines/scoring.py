@@ -30,7 +30,8 @@ from tfsft.errors import UserError
 LOWER_IS_BETTER = ("log_loss", "reference_perplexity")
 
 
-def length_slices(texts: Sequence[str], name: str, length_buckets: Sequence[int]) -> Dict[str, list]:
+def length_slices(texts: Sequence[str], name: str,
+                  length_buckets: Sequence[int]) -> Dict[str, list]:
   """"<name>=low-high" (in words) -> the indices of the texts in it."""
   slices = {}
   edges = [0, *length_buckets, None]

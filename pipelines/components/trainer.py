@@ -1,6 +1,8 @@
 """Trainer: tfsft's trainer on an Examples artifact, for any model family and any kind of examples
-the pipelines store (pipelines/example_kinds.py: labeled texts, conversations); its model_dir (checkpoints, TensorBoard logs, eval_results.json, the recorded run
-config) is the `model_run` output, its SavedModel export the `model` output.
+the pipelines store (pipelines/example_kinds.py: labeled texts, tagged words, questions,
+conversations), read by the task the kind names; its model_dir (checkpoints, TensorBoard logs,
+eval_results.json, the recorded run config) is the `model_run` output, its SavedModel export the
+`model` output.
 
 Resumable: a rerun after a kill continues in the same model_dir, from its last checkpoint. Under a
 TF_CONFIG cluster with --strategy=multi_worker_mirrored every worker runs this component alone

@@ -1,6 +1,7 @@
 """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator on small files: TFX's layout,
 statistics and schemas that tensorflow-metadata reads, anomalies that stop the run naming the
-feature, and the same statistics from Beam's multi-process runner with 2 workers."""
+feature, the same statistics from Beam's multi-process runner with 2 workers, and instruction
+records and sentence pairs stored as `messages` that instruction_tuning reads back."""
 
 import csv
 import os
@@ -178,8 +179,8 @@ def test_instruction_records_become_messages_that_instruction_tuning_reads_back(
   read_back = [c for split in examples.properties["split_names"]
                for c in _conversations(examples.uri, split)]
   from tfsft.data import instructions
-  assert sorted(read_back, key=json.dumps) == sorted(instructions.read_file(str(path)).conversations,
-                                                     key=json.dumps)
+  originals = instructions.read_file(str(path)).conversations
+  assert sorted(read_back, key=json.dumps) == sorted(originals, key=json.dumps)
   # Alpaca's instruction and input travel with the user turn (its own template writes them).
   with_input = next(c for c in read_back if c[1]["content"].startswith("Add 1 "))
   assert with_input[1]["instruction"] == "Add 1 and 2" and with_input[1]["input"] == "1 2"

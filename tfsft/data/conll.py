@@ -2,8 +2,9 @@
 
 One token per line, the tag in the last column (2 columns: `token TAG`; 4 columns, as in the
 CoNLL-2003 release: `token POS chunk TAG`), a blank line between sentences, `-DOCSTART-` lines
-between documents (skipped). A line with a token but no tag is an error naming the file and line. A TFX Examples artifact
-(`Split-*/` folders of tf.Example with `tokens` and `tags`, as the pipelines write them) reads too.
+between documents (skipped). A line with a token but no tag is an error naming the file and line.
+A TFX Examples artifact (`Split-*/` folders of tf.Example with `tokens` and `tags` lists, as the
+pipelines write them) reads too.
 
 Examples are (words, tag ids), each one space-joined string: CoNLL words hold no whitespace, so
 `tf.strings.split` gives them back exactly, and sentences then batch, hash-split and count like any

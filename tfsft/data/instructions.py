@@ -35,6 +35,8 @@ Message = Dict[str, str]
 Conversation = List[Message]
 
 ROLES = ("system", "user", "assistant")
+# Alpaca's fields kept on the user message beside its content (its own template writes them).
+_ALPACA_USER_FIELDS = ("instruction", "input")
 # Roles of other conversation formats (ShareGPT, Gemma), named in the fix when a file uses them.
 _ROLE_SYNONYMS = {"human": "user", "gpt": "assistant", "model": "assistant", "bot": "assistant"}
 
@@ -267,9 +269,6 @@ def _message(message, number, where) -> Message:
   extra = {field: message[field] for field in _ALPACA_USER_FIELDS
            if isinstance(message.get(field), str)}
   return {"role": role, "content": content, **extra}
-
-
-_ALPACA_USER_FIELDS = ("instruction", "input")
 
 
 _CONVERTERS = {"alpaca": _alpaca, "prompt/completion": _prompt_completion,

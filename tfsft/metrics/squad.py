@@ -1,5 +1,6 @@
-"""Exact match and F1 of answers against their references with the official SQuAD scripts that
-tf-models-official ships (v1.1; v2.0 also scores abstaining on unanswerable questions), in percent."""
+"""Exact match and F1 of answers against their references, in percent, with the official SQuAD
+scripts that tf-models-official ships (v1.1; v2.0 also scores abstaining on unanswerable
+questions)."""
 
 from typing import Dict, Sequence
 
