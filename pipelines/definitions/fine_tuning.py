@@ -1,5 +1,6 @@
 """A fine-tuning pipeline for any task whose examples the pipelines store (example_kinds.py:
-labeled texts for classifiers, conversations for generative SFT) and any model family:
+labeled texts for classifiers, tagged words for NER, questions for SQuAD, conversations for
+generative SFT) and any model family:
 
   ExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen) -> ExampleValidator -> Trainer
   -> Evaluator -> InfraValidator -> Pusher
@@ -14,9 +15,11 @@ Generative SFT (SmolLM2-135M-Instruct taught English -> French from fra.txt pair
   python -m pipelines.run --pipeline=instruction_tuning_causal_lm \
       --pipeline_root=runs/fra_pipeline --serving_dir=serving/fra \
       --init_checkpoint=../shared/models/smollm2-135m-instruct/SmolLM2-135M-Instruct-Q4_1.gguf \
-      --text_from_task=translation --data_path=../shared/data/fra_eng/fra.txt \
-      --prompt_template="Translate to French: {source}" --max_train_examples=800 \
-      --max_eval_examples=100 --max_seq_length=64 --batch_size=8 --learning_rate=2e-4
+      --text_from_task=translation --data_path=<folder with train.tsv and validation.tsv> \
+      --prompt_template="Translate to French: {source}" --max_seq_length=64 --batch_size=8 \
+      --learning_rate=2e-4 --max_new_tokens=32
+Measured (docs/benchmarks.md): 800 pairs, 100 steps, BLEU 10.9 on 100 held-out sentences through
+the export, against 5.1 for a 400-pair run it replaced as the served model.
 """
 
 import dataclasses
