@@ -47,7 +47,7 @@ def test_two_workers_train_the_pipeline_model_like_one_and_it_is_pushed(
   assert multi_outputs["model_run"].uri != single_outputs["model_run"].uri
   one, two = (_eval_results(single_outputs["model_run"]),
               _eval_results(multi_outputs["model_run"]))
-  assert two["step"] == 60
+  assert two["step"] == 120
   assert_trained_alike(one, two)
   # The chief's files only: worker 1's checkpoints were deleted as soon as written.
   assert (sorted(os.listdir(multi_outputs["model_run"].uri))
