@@ -24,7 +24,7 @@ import dataclasses
 import json
 from typing import Dict, List, Sequence
 
-from tfsft.data import tables
+from tfsft.data import squad, tables
 from tfsft.errors import UserError
 
 
@@ -138,8 +138,7 @@ class Questions(_ListFeatures):
     # tfsft's SQuAD examples carry "start:end ..." byte offsets of the answers (data/squad.py).
     question, context = inputs
     texts, starts = [], Int64s()
-    for span in target.decode("utf-8").split():
-      low, high = (int(offset) for offset in span.split(":"))
+    for low, high in squad.answer_byte_spans(target):
       texts.append(context[low:high])
       starts.append(len(context[:low].decode("utf-8")))
     return {"question": question, "context": context, "answer_text": texts,

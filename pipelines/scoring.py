@@ -157,13 +157,10 @@ class GenerationScorer:
 
   def scores(self, saved_model, rows, properties, parameters) -> dict:
     import tensorflow as tf
-    import tensorflow_text  # noqa: F401  registers the tokenizer ops the graph uses
     from tfsft.metrics.generation import generation_scores
-    signatures = tf.saved_model.load(saved_model).signatures
-    missing = {"serving_default", "score"} - set(signatures)
-    if missing:
-      raise UserError(f"{saved_model} has no {sorted(missing)[0]} signature: evaluate a causal "
-                      "LM exported by tfsft")
+    from tfsft.serving.loading import load_signatures
+    signatures = load_signatures(saved_model, ["serving_default", "score"],
+                                 "a causal LM exported by tfsft", named=f"the model {saved_model}")
     requests = example_kinds.of(properties).requests(rows, properties)
     prompts, references = requests["prompt"], requests["completion"]
     predictions, log_likelihoods, tokens = [], [], []

@@ -25,7 +25,6 @@ the export, against 5.1 for a 400-pair run it replaced as the served model.
 import dataclasses
 from typing import Dict, Optional
 
-from pipelines import example_kinds
 from pipelines.component import Pipeline
 from pipelines.components.evaluator import Evaluator
 from pipelines.components.example_gen import ExampleGen
@@ -36,7 +35,6 @@ from pipelines.components.schema_gen import ImportSchemaGen, SchemaGen
 from pipelines.components.statistics_gen import StatisticsGen
 from pipelines.components.trainer import Trainer
 from tfsft.config import DataConfig, RuntimeConfig, TrainConfig
-from tfsft.tasks import TASKS
 
 
 def fine_tuning_pipeline(name: str, task: str, model: str, config: TrainConfig,
@@ -77,6 +75,6 @@ def _training_settings(config: TrainConfig, task: str, model: str) -> TrainConfi
   runtime = dataclasses.replace(config.runtime, model_dir=RuntimeConfig.model_dir,
                                 export_dir=None)
   chosen = config.model.model or model
-  trainer_task = example_kinds.for_task(TASKS.get(task)(config.data)).trainer_task
-  return dataclasses.replace(config, task=trainer_task, data=data, runtime=runtime,
+  # The user's task: the Trainer trains the one its examples' kind names (components/trainer.py).
+  return dataclasses.replace(config, task=task, data=data, runtime=runtime,
                              model=dataclasses.replace(config.model, model=chosen))

@@ -25,8 +25,9 @@ from conftest import REPO, shared_path
 from tiny_gguf import (CHAT_TEMPLATE, CHATML, CONTROL_TOKENS, EPSILON, HEAD_DIM, HEADS, HF_NAMES,
                        HIDDEN, INTERMEDIATE, KV_HEADS, LAYERS, TOKEN_IDS, llama_cpp_permute,
                        tiny_vocabulary, tiny_weights, weights_as_stored, write_tiny_gguf)
+from tfsft.config import ModelConfig
 from tfsft.errors import UserError
-from tfsft.models import gguf_checkpoint
+from tfsft.models import causal_lm, gguf_checkpoint
 from tfsft.models.gguf_checkpoint import load_gguf
 
 
@@ -110,6 +111,25 @@ def test_forgetting_the_rotary_unpermutation_changes_the_logits(tiny, monkeypatc
   monkeypatch.setattr(gguf_checkpoint, "undo_rotary_permutation", lambda rows, num_heads: rows)
   forgetful = logits(load_gguf(tiny.path).backbone)
   assert relative_error(forgetful, tiny.reference_logits) > 0.2  # measured: 0.70
+
+
+def test_a_tied_head_is_restored_tied_and_exportable_from_the_model_dir(tmp_path):
+  # SmolLM2 has no output.weight. keras-hub's Llama get_config leaves tie_word_embeddings out, so
+  # the model_dir's architecture must record it: restored untied, the backbone has a head matrix
+  # that no checkpoint holds, and resuming or exporting from the model_dir fails.
+  weights = tiny_weights(len(tiny_vocabulary()[0]))
+  del weights["output.weight"]
+  config = ModelConfig(model="causal_lm", init_checkpoint=str(write_tiny_gguf(
+      tmp_path / "tied.gguf", weights)))
+  built = causal_lm.build(config)
+  assert built.backbone.tie_word_embeddings
+  os.makedirs(tmp_path / "encoder")
+  causal_lm.save(built, str(tmp_path / "encoder"))
+  restored = causal_lm.restore(config, str(tmp_path / "encoder"))
+  assert restored.backbone.tie_word_embeddings
+  assert ([(v.path, v.shape) for v in restored.backbone.weights]
+          == [(v.path, v.shape) for v in built.backbone.weights])
+  keras.export.ExportArchive().track(restored.tokenizer)  # what tfsft.export does first
 
 
 def test_bfloat16_loading_keeps_the_logits_close(tiny):

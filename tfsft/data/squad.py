@@ -181,6 +181,11 @@ def _load_tfds(config):
   return by_split, source
 
 
+def answer_byte_spans(answers: bytes) -> List[Tuple[int, int]]:
+  """The (start, end) context byte offsets in one `answers` string of `load`'s examples."""
+  return [tuple(int(offset) for offset in span.split(b":")) for span in answers.split()]
+
+
 def _dataset(examples: Sequence[SquadExample]) -> tf.data.Dataset:
   def byte_spans(example):
     spans = []

@@ -15,6 +15,7 @@ from typing import Iterator, List, Optional
 
 from tfsft.config import ModelConfig
 from tfsft.errors import UserError
+from tfsft.serving.loading import load_signatures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,16 +132,8 @@ class Completer:
 
 
 def _generate_signature(saved_model: str):
-  import tensorflow as tf
-  import tensorflow_text  # noqa: F401  registers the tokenizer ops the graph uses
-  if not os.path.isfile(os.path.join(saved_model, "saved_model.pb")):
-    raise UserError(f"--saved_model={saved_model} has no saved_model.pb: pass a version directory "
-                    "such as saved_models/instruction_tuning/1")
-  signatures = tf.saved_model.load(saved_model).signatures
-  if "generate" not in signatures:
-    raise UserError(f"--saved_model={saved_model} has no generate signature: pass the export of "
-                    "a causal LM (--model=causal_lm)")
-  return signatures["generate"]
+  return load_signatures(saved_model, ["generate"],
+                         "the export of a causal LM (--model=causal_lm)")["generate"]
 
 
 def _python_generator(model_dir, init_checkpoint, adapters, chat_template, max_prompt_tokens,

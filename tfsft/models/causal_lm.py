@@ -101,13 +101,18 @@ def save(model: CausalLanguageModel, directory: str):
       "chat_template": model.template.template, "chat_template_source": model.template.source,
       "special_tokens": model.special_tokens, "add_bos_token": model.start_token_id is not None,
       "stop_token_ids": list(model.stop_token_ids), "context_length": model.context_length,
-      "description": model.description})
+      "description": model.description,
+      # Llama's and Qwen's get_config leave it out, and their defaults differ (False, True).
+      "tie_word_embeddings": getattr(model.backbone, "tie_word_embeddings", None)})
 
 
 def restore(config: ModelConfig, directory: str) -> CausalLanguageModel:
   """The saved architecture and tokenizer with fresh weights (a checkpoint restores them)."""
   record = read_json(os.path.join(directory, _RECORD))
-  backbone = keras.saving.deserialize_keras_object(read_json(os.path.join(directory, _BACKBONE)))
+  serialized = read_json(os.path.join(directory, _BACKBONE))
+  if record.get("tie_word_embeddings") is not None:
+    serialized["config"]["tie_word_embeddings"] = record["tie_word_embeddings"]
+  backbone = keras.saving.deserialize_keras_object(serialized)
   llama3 = os.path.join(directory, _LLAMA3_TOKENIZER)
   if os.path.isfile(llama3):
     saved = read_json(llama3)
@@ -117,6 +122,9 @@ def restore(config: ModelConfig, directory: str) -> CausalLanguageModel:
   else:
     tokenizer = keras.saving.deserialize_keras_object(read_json(os.path.join(directory, _TOKENIZER)))
     tokenizer.load_assets(directory)
+  # Training builds the tokenizer by calling it; an export from the model_dir may not, and
+  # ExportArchive.track refuses an unbuilt layer.
+  tokenizer.build(None)
   template = chat_template.ChatTemplate(record["chat_template"], record["chat_template_source"],
                                         record["special_tokens"])
   return _model(backbone, tokenizer, template, record["special_tokens"], record["add_bos_token"],

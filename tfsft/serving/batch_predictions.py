@@ -9,6 +9,7 @@ import json
 import os
 
 from tfsft.errors import UserError
+from tfsft.serving.loading import load_signatures
 from tfsft.serving.servability import to_jsonable
 
 
@@ -64,22 +65,8 @@ def predict(saved_model_dir: str, inputs, batch_size: int = 64):
 
 
 def _serving_default(saved_model_dir: str):
-  import tensorflow as tf
-  import tensorflow_text  # noqa: F401  registers the tokenizer ops the graph uses
-  if not os.path.isfile(os.path.join(saved_model_dir, "saved_model.pb")):
-    raise UserError(f"--saved_model={saved_model_dir} has no saved_model.pb: pass a version "
-                    "directory such as saved_models/imdb/1")
-  try:
-    signatures = tf.saved_model.load(saved_model_dir).signatures
-  except (OSError, IndexError, tf.errors.OpError) as error:
-    # saved_model.pb does not parse (OSError), or variables/ is truncated or missing.
-    raise UserError(f"--saved_model={saved_model_dir} does not load "
-                    f"({str(error).strip().splitlines()[0]}): it is damaged or incomplete; export "
-                    "it again with tfsft.export") from None
-  if "serving_default" not in signatures:
-    raise UserError(f"--saved_model={saved_model_dir} has no serving_default signature: pass a "
-                    "SavedModel exported by tfsft.export")
-  return signatures["serving_default"]
+  return load_signatures(saved_model_dir, ["serving_default"],
+                         "a SavedModel exported by tfsft.export")["serving_default"]
 
 
 # Rows read ahead and sorted by length before batching.

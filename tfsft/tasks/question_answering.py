@@ -113,8 +113,8 @@ class SquadTask(Task):
       outputs = self._answerer[1](question, context)
       for answer, text, spans in zip(outputs["answer"].numpy(), context.numpy(), answers.numpy()):
         predictions.append(answer.decode("utf-8"))
-        references.append([text[int(a):int(b)].decode("utf-8") for a, b in
-                           (span.split(":") for span in spans.decode().split())])
+        references.append([text[start:end].decode("utf-8")
+                           for start, end in squad.answer_byte_spans(spans)])
     return squad_scores(predictions, references, self.data_config.version_2_with_negative)
 
   def text_features(self, encoder, texts):
