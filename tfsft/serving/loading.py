@@ -2,13 +2,13 @@
 (tfsft.predict, tfsft.generate, the pipelines' Evaluator)."""
 
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 from tfsft.errors import UserError
 
 
 def load_signatures(saved_model_dir: str, needed: Sequence[str], instead: str,
-                    named: str = None) -> dict:
+                    named: Optional[str] = None) -> dict:
   """The signatures of the SavedModel in `saved_model_dir`, which must load and have each of
   `needed`; `instead` says what to pass when one is missing ("a causal LM's export"), and
   `named` how the error names the directory (default: --saved_model=<dir>)."""
