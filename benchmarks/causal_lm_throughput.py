@@ -23,7 +23,8 @@ number of steady-state steps (the first --warmup_steps, which trace, are exclude
                  Keras resolves jit_compile="auto" to False on CPU-only machines anyway.
   tfsft          trainer.run (what `python -m tfsft.train` calls) with its defaults: examples
                  tokenized one by one, grouped by length, each batch padded to its longest row
-                 (rounded up to 8), loss on the assistant's tokens only.
+                 (rounded up to --pad_to_multiple's default for this machine: exact widths on
+                 CPUs), loss on the assistant's tokens only.
   tfsft_packing  the same with --packing: examples best-fit packed into rows of exactly L, with
                  a block-causal attention mask.
 
@@ -60,7 +61,7 @@ from absl import app, flags
 
 from tfsft import trainer
 from tfsft.config import DataConfig, ModelConfig, OptimizerConfig, RuntimeConfig, TrainConfig
-from tfsft.data import causal_lm_examples, splits, token_batches
+from tfsft.data import causal_lm_examples, pipeline, splits, token_batches
 from tfsft.generation import DecodingSettings, decode
 from tfsft.models import causal_lm, gguf_checkpoint
 from tfsft.models.hugging_face_export import write_hugging_face_directory
@@ -219,15 +220,17 @@ def tfsft_step_counts(encoder, checkpoint: str, packing: bool) -> list:
 def fill_by_length(encoder, task, data, texts: list) -> dict:
   """The fraction of fed positions that hold real tokens, per sequence length L, on the whole
   training split: keras-hub (every example padded to L, plus its end token), tfsft grouped by
-  length (batches of --batch_size padded to their longest, rounded up to 8) and packed."""
+  length (batches of --batch_size padded to their longest, rounded up as tfsft does on this
+  machine) and packed."""
   keras_hub_lengths = np.array([len(ids) + 1 for ids in encoder.token_ids(texts)])
   raw = [text for text, _ in data.train.as_numpy_iterator()]
   fills = {}
   for length in [int(value) for value in FLAGS.fill_lengths]:
     kept, _ = causal_lm_examples.fit_to_length(task.tokenized(encoder, raw, length), length,
                                                "truncate")
-    grouped = token_batches.length_grouped_batches(kept, FLAGS.batch_size, encoder.pad_token_id,
-                                                   training=True, max_width=length, seed=SEED)
+    grouped = token_batches.length_grouped_batches(
+        kept, FLAGS.batch_size, encoder.pad_token_id, training=True, max_width=length,
+        pad_to_multiple=pipeline.default_pad_to_multiple(), seed=SEED)
     packed = token_batches.packed_batches(kept, length, FLAGS.batch_size, encoder.pad_token_id,
                                           training=True)
     fills[str(length)] = {

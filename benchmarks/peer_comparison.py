@@ -17,6 +17,8 @@ The systems, each in a fresh process:
   tfsft                 trainer.run (what tfsft.train calls) with its defaults, on the same files
                         (--mixed_precision=auto: bfloat16 where the CPU has AVX-512 BF16 / AMX)
   tfsft_float32         the same with --mixed_precision=none
+  tfsft_widths_of_8     the same with --pad_to_multiple=8 (the default on GPUs and TPUs; on CPUs
+                        the default is exact widths)
 The Hugging Face runs need torch and transformers (`pip install -e ".[peers]"`, or any Python that
 has them, given as --peer_python). Every system runs one epoch of AdamW at --learning_rate with
 --batch_size; training time is the whole training loop, first steps (tracing) and checkpoints
@@ -117,7 +119,7 @@ def run_keras_hub(data_dir):
           "accuracy": round(float(np.mean(np.argmax(logits, -1) == truth)), 4)}
 
 
-def run_tfsft(data_dir, mixed_precision="auto"):
+def run_tfsft(data_dir, mixed_precision="auto", pad_to_multiple=None):
   import keras
   from tfsft import trainer
   from tfsft.config import DataConfig, ModelConfig, OptimizerConfig, RuntimeConfig, TrainConfig
@@ -132,7 +134,8 @@ def run_tfsft(data_dir, mixed_precision="auto"):
   clock = FitClock()
   with tempfile.TemporaryDirectory() as scratch:
     results = trainer.run(TrainConfig(
-        task="text_classification", data=DataConfig(data_path=data_dir),
+        task="text_classification",
+        data=DataConfig(data_path=data_dir, pad_to_multiple=pad_to_multiple),
         model=ModelConfig(model="bert", init_checkpoint=FLAGS.init_checkpoint,
                           max_seq_length=FLAGS.max_seq_length),
         runtime=RuntimeConfig(model_dir=os.path.join(scratch, "run"), batch_size=FLAGS.batch_size,
@@ -165,7 +168,9 @@ def main(argv):
   del argv
   if FLAGS.one:
     runner = {"keras_hub": run_keras_hub, "tfsft": run_tfsft,
-              "tfsft_float32": lambda data_dir: run_tfsft(data_dir, "none")}[FLAGS.one]
+              "tfsft_float32": lambda data_dir: run_tfsft(data_dir, "none"),
+              "tfsft_widths_of_8": lambda data_dir: run_tfsft(data_dir, pad_to_multiple=8),
+              }[FLAGS.one]
     print_result(runner(FLAGS.data_dir))
     return
   with tempfile.TemporaryDirectory() as data_dir:
@@ -187,7 +192,7 @@ def main(argv):
   for system, result in results.items():
     summary[f"{system}_vs_keras_hub"] = (round(result["train_examples_per_second"] / base, 2)
                                          if base else None)
-  for ours in ("tfsft", "tfsft_float32"):
+  for ours in ("tfsft", "tfsft_float32", "tfsft_widths_of_8"):
     for peer in ("hugging_face", "hugging_face_grouped"):
       if ours in results and peer in results:
         summary[f"{ours}_vs_{peer}"] = round(results[ours]["train_examples_per_second"]

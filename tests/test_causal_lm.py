@@ -94,7 +94,8 @@ def test_batches_hold_every_trained_token_once_and_score_like_single_examples(ti
   encoded = [causal_lm_examples.encode_conversation(row["messages"]) for row in conversations(20)]
   examples = causal_lm_examples.conversation_examples(model, encoded, train_on_prompt=False)
   make = (lambda: token_batches.packed_batches(examples, 64, 4, 0, training=False)) if packing \
-      else (lambda: token_batches.length_grouped_batches(examples, 4, 0, False, max_width=64))
+      else (lambda: token_batches.length_grouped_batches(examples, 4, 0, False, max_width=64,
+                                                          pad_to_multiple=8))
   network = NextTokenModel(model.causal_lm)
   total = count = 0.0
   for features in make().dataset():

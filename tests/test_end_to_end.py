@@ -64,7 +64,7 @@ def test_the_run_records_what_it_cost_in_real_tokens(trained):
   tokens_per_example = results["train_tokens_per_second"] / results["train_examples_per_second"]
   max_seq_length = 32 if trained["family"] == "bert" else 128  # the flag, or imdb's default
   assert 2 <= tokens_per_example <= max_seq_length
-  # Batches cut to their longest row (rounded up to 8) carry less padding than rows of
+  # Batches cut to their longest row carry less padding than rows of
   # --max_seq_length would.
   assert 0 <= results["padding_fraction"] < 1 - tokens_per_example / max_seq_length
   assert results["peak_rss_mb"] > 100 and results["final_evaluation_seconds"] > 0

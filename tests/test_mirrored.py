@@ -48,7 +48,8 @@ def step(strategy):
   examples = causal_lm_examples.conversation_examples(model, encoded, train_on_prompt=False)
   examples = [e if i % 2 else TokenizedExample(e.token_ids[:12], e.trained[:12])
               for i, e in enumerate(examples)]
-  batches = token_batches.length_grouped_batches(examples, 8, 0, False, max_width=48)
+  batches = token_batches.length_grouped_batches(examples, 8, 0, False, max_width=48,
+                                                 pad_to_multiple=8)
   network.fit(tf.data.Dataset.from_tensors(next(iter(batches.dataset()))), verbose=0)
   return network.causal_lm.backbone.token_embedding.embeddings.numpy()
 one = step(tf.distribute.get_strategy())

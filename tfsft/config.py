@@ -51,6 +51,9 @@ class DataConfig:
   # Training batches of rows of similar length (else rows in shuffled order); either way each
   # batch is cut to its longest row. None: the task's default (Task.default_group_by_length).
   group_by_length: Optional[bool] = None
+  # Batch widths are rounded up to a multiple of this. None: 8 on GPUs and TPUs, 1 (exact widths)
+  # on CPUs (data/pipeline.py, default_pad_to_multiple).
+  pad_to_multiple: Optional[int] = _in(AT_LEAST_ONE)
   # Users' own files (text_classification): which columns hold what.
   text_column: str = "text"
   text_pair_column: Optional[str] = None
@@ -191,7 +194,8 @@ class TrainConfig:
   def from_dict(cls, values):
     return cls(
         task=values["task"],
-        data=DataConfig(**values["data"]),
+        # Runs recorded before --pad_to_multiple rounded every batch up to a multiple of 8.
+        data=DataConfig(**{"pad_to_multiple": 8, **values["data"]}),
         model=ModelConfig(**values["model"]),
         optimizer=OptimizerConfig(**values["optimizer"]),
         runtime=RuntimeConfig(**values["runtime"]),

@@ -19,7 +19,7 @@ from absl import logging
 import tfsft
 from tfsft import distribute, evaluation, precision, run_costs, run_lock
 from tfsft.config import DEFAULT_EPOCHS, TrainConfig, check_ranges
-from tfsft.data import splits
+from tfsft.data import pipeline, splits
 from tfsft.data.text_checks import user_errors_from_data
 from tfsft.errors import UserError
 from tfsft.model_dir import ModelDir, checkpoint_bytes, restore_checkpoint, write_json_atomically
@@ -65,8 +65,8 @@ def _multiple_of(factor: int, steps: int) -> int:
 
 def with_task_defaults(config: TrainConfig) -> TrainConfig:
   """Fills the settings left unset that the task, model family or hardware decides (--model,
-  --max_seq_length, --group_by_length, --mixed_precision=auto), so the run records, compares on
-  resume, and exports concrete values."""
+  --max_seq_length, --group_by_length, --pad_to_multiple, --mixed_precision=auto), so the run
+  records, compares on resume, and exports concrete values."""
   task = TASKS.get(config.task)(config.data)
   model, data, runtime = config.model, config.data, config.runtime
   model = dataclasses.replace(
@@ -74,7 +74,10 @@ def with_task_defaults(config: TrainConfig) -> TrainConfig:
       model=task.default_model if model.model is None else model.model,
       max_seq_length=(task.default_max_seq_length if model.max_seq_length is None
                       else model.max_seq_length))
-  data = dataclasses.replace(data, group_by_length=task.group_by_length)
+  data = dataclasses.replace(
+      data, group_by_length=task.group_by_length,
+      pad_to_multiple=(pipeline.default_pad_to_multiple(runtime.tpu)
+                       if data.pad_to_multiple is None else data.pad_to_multiple))
   runtime = dataclasses.replace(runtime, mixed_precision=precision.resolve(
       runtime.mixed_precision, MODELS.get(model.model).bfloat16_by_default, config.peft.enabled,
       runtime.tpu))
@@ -184,12 +187,14 @@ def _train_evaluate_export(config: TrainConfig, strategy, model_dir: ModelDir, r
         optimizer=make_optimizer(config.optimizer, _learning_rate(config, family), plan.total_steps),
         loss=task.loss(), metrics=task.training_metrics(),
         steps_per_execution=config.runtime.steps_per_execution)
-    # Keras' "auto" turns XLA on where a GPU or TPU is and off on CPUs; batches come in at most
-    # --max_seq_length / 8 widths, so XLA compiles a bounded number of shapes.
-    logging.info("XLA (jit_compile): %s; steps per execution: %d; dtype policy: %s; %s=%s.",
+    # Keras' "auto" turns XLA on where a GPU or TPU is and off on CPUs; there batches come in at
+    # most --max_seq_length / --pad_to_multiple widths (8 by default), so XLA compiles a bounded
+    # number of shapes.
+    logging.info("XLA (jit_compile): %s; steps per execution: %d; dtype policy: %s; batch widths "
+                 "rounded up to a multiple of %d; %s=%s.",
                  model.jit_compile, model.steps_per_execution,
-                 keras.mixed_precision.dtype_policy().name, tfsft.CPU_ALLOCATOR_SETTING,
-                 os.environ.get(tfsft.CPU_ALLOCATOR_SETTING))
+                 keras.mixed_precision.dtype_policy().name, task.pad_to_multiple,
+                 tfsft.CPU_ALLOCATOR_SETTING, os.environ.get(tfsft.CPU_ALLOCATOR_SETTING))
     optimizer = model.optimizer  # under mixed_float16, the loss-scaling wrapper
     optimizer.build(model.trainable_variables)
     checkpoint = peft_checkpoints.training_checkpoint(model, optimizer, injected)

@@ -6,6 +6,7 @@ import collections
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfsft.serving import batch_predictions
@@ -57,9 +58,11 @@ def test_a_megabatch_of_one_keeps_rows_in_stream_order():
   assert members == [list(range(start, start + 4)) for start in range(0, 40, 4)]
 
 
-def test_each_batch_is_cut_to_its_longest_row_rounded_up_to_8():
+@pytest.mark.parametrize("pad_to_multiple,expected_widths", [(8, [16, 8]), (1, [9, 2])])
+def test_each_batch_is_cut_to_its_longest_row_rounded_up_to_the_multiple(pad_to_multiple,
+                                                                         expected_widths):
   lengths = [3, 9, 5, 2, 2, 1]
-  trim = pipeline.trimmed_to_longest(_real_tokens)
+  trim = pipeline.trimmed_to_longest(_real_tokens, pad_to_multiple)
   widths = []
   for features, target in _rows(lengths, label_per_token=True).batch(3).map(trim):
     widths.append(features["token_ids"].shape[1])
@@ -67,15 +70,44 @@ def test_each_batch_is_cut_to_its_longest_row_rounded_up_to_8():
     assert target.shape[1] == widths[-1]  # per-token labels are cut with the features
     assert int(tf.reduce_sum(features["padding_mask"])) == sum(
         lengths[len(widths) * 3 - 3:len(widths) * 3])  # no real token is lost
-  assert widths == [16, 8]
+  assert widths == expected_widths
   features, target = next(iter(_rows(lengths).batch(6).map(trim)))
   assert target.shape == [6]  # class labels pass as they are
 
 
 def test_a_batch_is_never_wider_than_the_rows():
   features, _ = next(iter(_rows([FULL_LENGTH - 1, 2]).batch(2).map(
-      pipeline.trimmed_to_longest(_real_tokens))))
+      pipeline.trimmed_to_longest(_real_tokens, 8))))
   assert features["token_ids"].shape[1] == FULL_LENGTH  # 23 rounds up to 24, not past it
+
+
+def _machine_with(monkeypatch, gpus=0):
+  """tf.config.list_physical_devices as on a machine with `gpus` GPUs and no TPU."""
+  devices = {"CPU": ["/physical_device:CPU:0"], "GPU": [f"/physical_device:GPU:{i}"
+                                                         for i in range(gpus)]}
+  monkeypatch.setattr(tf.config, "list_physical_devices",
+                      lambda kind=None: devices.get(kind, []))
+
+
+def test_widths_are_exact_on_cpus_and_multiples_of_8_for_accelerators(monkeypatch):
+  _machine_with(monkeypatch, gpus=0)
+  assert pipeline.default_pad_to_multiple() == 1
+  assert pipeline.default_pad_to_multiple(tpu="grpc://10.0.0.2:8470") == 8
+  _machine_with(monkeypatch, gpus=1)
+  assert pipeline.default_pad_to_multiple() == 8
+
+
+def test_a_run_records_its_resolved_multiple_and_older_runs_read_as_8(monkeypatch):
+  from tfsft import trainer
+  from tfsft.config import DataConfig, TrainConfig
+  _machine_with(monkeypatch, gpus=0)
+  resolved = trainer.with_task_defaults(TrainConfig(task="imdb"))
+  assert resolved.data.pad_to_multiple == 1
+  assert trainer.with_task_defaults(TrainConfig(
+      task="imdb", data=DataConfig(pad_to_multiple=16))).data.pad_to_multiple == 16
+  recorded = resolved.to_dict()
+  del recorded["data"]["pad_to_multiple"]  # as tfsft_run.json files written before the flag
+  assert TrainConfig.from_dict(recorded).data.pad_to_multiple == 8
 
 
 def test_tokenizing_in_chunks_gives_one_row_per_model_input_in_order():
@@ -96,7 +128,8 @@ def test_evaluation_batches_run_longest_first_and_outputs_come_back_in_input_ord
     words = tf.strings.split(text).to_tensor("", shape=[None, FULL_LENGTH])
     return {"padding_mask": tf.cast(words != "", tf.int32)}, target
 
-  batches = pipeline.length_sorted_batches(examples, to_model_inputs, _real_tokens, batch_size=2)
+  batches = pipeline.length_sorted_batches(examples, to_model_inputs, _real_tokens, batch_size=2,
+                                           pad_to_multiple=8)
   widths = [features["padding_mask"].shape[1] for features, _ in batches.dataset]
   assert widths == [16, 8, 8]  # 9 and 3 words, then 2 and 1, then the empty text
   assert batches.order.tolist() == [2, 0, 3, 1, 4]
@@ -117,7 +150,7 @@ def test_cut_batches_give_the_predictions_of_full_length_ones():
   features = {"token_ids": mask * rng.integers(1, VOCABULARY, mask.shape).astype(np.int32),
               "padding_mask": mask, "segment_ids": np.zeros_like(mask)}
   features = {name: tf.constant(value) for name, value in features.items()}
-  cut = pipeline.cut_to_longest(tf.constant(mask) > 0, features)
+  cut = pipeline.cut_to_longest(tf.constant(mask) > 0, features, pad_to_multiple=8)
   assert cut["token_ids"].shape == (3, 8)
   full_output = backbone(features)
   cut_output = backbone(cut)

@@ -8,8 +8,9 @@
     -> grouped_by_length: megabatches of 50 batches sorted by length, so each batch holds rows
        of similar length (Hugging Face's `group_by_length`; training); evaluation sorts the
        whole split (length_sorted_batches) and gives outputs back in input order
-    -> trimmed_to_longest: each batch cut to its longest row, rounded up to a multiple of 8 (fast
-       kernels, few distinct shapes to trace), so compute goes to tokens rather than padding
+    -> trimmed_to_longest: each batch cut to its longest row, rounded up to --pad_to_multiple
+       (default_pad_to_multiple: 8 on GPUs and TPUs, 1 on CPUs), so compute goes to tokens
+       rather than padding
     -> prefetch
 
 Rows leave the tokenizer padded to --max_seq_length; trimming drops only positions that are
@@ -19,7 +20,7 @@ shape their batches in data/token_batches.py (packing, or the same length groupi
 """
 
 import dataclasses
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -27,7 +28,9 @@ import tensorflow as tf
 _SHUFFLE_BUFFER = 10_000
 TOKENIZE_CHUNK = 256  # examples per tokenizer call
 MEGABATCH = 50  # batches per length-sorted group, as Hugging Face's LengthGroupedSampler
-PAD_TO_MULTIPLE = 8
+# Batch widths on GPUs and TPUs: XLA compiles one program per shape, so widths come from a short
+# list (--max_seq_length / 8 of them), and their matrix units want dimensions in multiples of 8.
+ACCELERATOR_PAD_TO_MULTIPLE = 8
 # Batches read from the training stream to measure how much of each batch is real tokens.
 _FILL_SAMPLE_BATCHES = 40
 
@@ -60,34 +63,47 @@ def grouped_by_length(rows: tf.data.Dataset, real_tokens: Callable, batch_size: 
           .shuffle(megabatch, seed=seed))
 
 
-def trimmed_to_longest(real_tokens: Callable) -> Callable:
+def default_pad_to_multiple(tpu: Optional[str] = None) -> int:
+  """What --pad_to_multiple is when not given: ACCELERATOR_PAD_TO_MULTIPLE where a GPU or TPU
+  runs the model, 1 on CPUs. A CPU runs the same kernels at every width (no XLA: Keras turns it
+  off there, and a new width costs no measurable warm-up), so rounding up only adds padding: on
+  SST-2, exact widths cut padding from 21% to 5% of the positions and the steps after the first
+  by 10-20% (docs/benchmarks.md, "Exact widths on CPUs"). Lists physical devices only, so a
+  strategy can still be built afterwards."""
+  if tpu or tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"):
+    return ACCELERATOR_PAD_TO_MULTIPLE
+  return 1
+
+
+def trimmed_to_longest(real_tokens: Callable, pad_to_multiple: int) -> Callable:
   """A map function: a (features, targets) batch cut to its longest row (`cut_to_longest`)."""
-  return lambda features, targets: cut_to_longest(real_tokens(features), (features, targets))
+  return lambda features, targets: cut_to_longest(real_tokens(features), (features, targets),
+                                                  pad_to_multiple)
 
 
-def cut_to_longest(mask: tf.Tensor, batch):
+def cut_to_longest(mask: tf.Tensor, batch, pad_to_multiple: int):
   """Every tensor of `batch` (a nest) as long as `mask` (bool [rows, length], True at real
   tokens) along axis 1 -- token ids, masks, per-token labels -- cut to the longest row rounded up
-  to PAD_TO_MULTIPLE; the others (class labels, answer positions) as they are. Serving functions
-  use it too, so a request costs its own longest text, not --max_seq_length."""
+  to `pad_to_multiple`; the others (class labels, answer positions) as they are. Serving
+  functions use it too, so a request costs its own longest text, not --max_seq_length."""
   full_length = mask.shape[1]
   if full_length is None:  # already padded per batch by its tokenizer
     return batch
   # At least one position: an LSTM cannot run over zero steps (a batch of empty texts).
   longest = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)), 1)
-  width = tf.minimum(rounded_up(longest), full_length)
+  width = tf.minimum(rounded_up(longest, pad_to_multiple), full_length)
   cut = lambda tensor: (tensor[:, :width] if tensor.shape.rank >= 2
                         and tensor.shape[1] == full_length else tensor)
   return tf.nest.map_structure(cut, batch)
 
 
-def rounded_up(length):
-  """Up to the next multiple of PAD_TO_MULTIPLE (a Python int or an int tensor)."""
-  return (length + PAD_TO_MULTIPLE - 1) // PAD_TO_MULTIPLE * PAD_TO_MULTIPLE
+def rounded_up(length, multiple: int):
+  """Up to the next multiple of `multiple` (a Python int or an int tensor)."""
+  return (length + multiple - 1) // multiple * multiple
 
 
 def training_dataset(examples: tf.data.Dataset, to_model_inputs: Callable, real_tokens: Callable,
-                     batch_size: int, seed: int, rows_per_pass: int,
+                     batch_size: int, seed: int, rows_per_pass: int, pad_to_multiple: int,
                      group_by_length: bool = True) -> tf.data.Dataset:
   """An endless, shuffled stream of (features, targets) batches of `batch_size` rows each (static
   batch size: TPUs need it), grouped by length unless told not to, each trimmed to its longest
@@ -97,7 +113,8 @@ def training_dataset(examples: tf.data.Dataset, to_model_inputs: Callable, real_
   # A megabatch of one batch sorts nothing across batches: rows stay in shuffled order.
   megabatch = max(1, min(MEGABATCH, rows_per_pass // batch_size)) if group_by_length else 1
   return (grouped_by_length(rows, real_tokens, batch_size, seed, megabatch)
-          .map(trimmed_to_longest(real_tokens), num_parallel_calls=tf.data.AUTOTUNE)
+          .map(trimmed_to_longest(real_tokens, pad_to_multiple),
+               num_parallel_calls=tf.data.AUTOTUNE)
           .prefetch(tf.data.AUTOTUNE))
 
 
@@ -108,7 +125,8 @@ class SortedBatches:
 
 
 def length_sorted_batches(examples: tf.data.Dataset, to_model_inputs: Callable,
-                          real_tokens: Callable, batch_size: int) -> SortedBatches:
+                          real_tokens: Callable, batch_size: int,
+                          pad_to_multiple: int) -> SortedBatches:
   """One evaluation pass: every example tokenized once and kept in memory, rows sorted by length
   (longest first, so the widest batch is traced first) and batched, each batch cut to its
   longest row."""
@@ -118,7 +136,8 @@ def length_sorted_batches(examples: tf.data.Dataset, to_model_inputs: Callable,
   order = np.argsort(-lengths, kind="stable")
   in_order = tf.nest.map_structure(lambda tensor: tf.gather(tensor, order), rows)
   dataset = (tf.data.Dataset.from_tensor_slices(in_order).batch(batch_size)
-             .map(trimmed_to_longest(real_tokens), num_parallel_calls=tf.data.AUTOTUNE)
+             .map(trimmed_to_longest(real_tokens, pad_to_multiple),
+                  num_parallel_calls=tf.data.AUTOTUNE)
              .prefetch(tf.data.AUTOTUNE))
   return SortedBatches(dataset, order)
 

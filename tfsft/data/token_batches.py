@@ -9,8 +9,8 @@ serves both:
 
 Without packing, examples are shuffled, cut into "megabatches" of 50 batches, sorted by length
 within each (Hugging Face's `group_by_length`), and each batch is padded to its longest example
-rounded up to a multiple of 8 (fast kernels; fewer distinct shapes to trace). Batch membership is
-fixed once; the order of batches is reshuffled every pass.
+rounded up to --pad_to_multiple (pipeline.default_pad_to_multiple). Batch membership is fixed once;
+the order of batches is reshuffled every pass.
 """
 
 import dataclasses
@@ -57,7 +57,7 @@ def packed_batches(examples: Sequence[TokenizedExample], row_length: int, batch_
 
 
 def length_grouped_batches(examples: Sequence[TokenizedExample], batch_size: int, pad_id: int,
-                           training: bool, max_width: int, seed: int = 0,
+                           training: bool, max_width: int, pad_to_multiple: int, seed: int = 0,
                            megabatch: int = MEGABATCH) -> Batches:
   """One example per row, rows of similar length together, each batch padded to its longest
   (never wider than `max_width`, the longest an example may be)."""
@@ -66,7 +66,8 @@ def length_grouped_batches(examples: Sequence[TokenizedExample], batch_size: int
   token_ids = tf.ragged.constant([example.token_ids for example in examples], tf.int32)
   trained = tf.ragged.constant([example.trained.astype(np.int32) for example in examples],
                                tf.int32)
-  padded_lengths = [min(rounded_up(int(max(lengths[batch]))), max_width) for batch in members]
+  padded_lengths = [min(rounded_up(int(max(lengths[batch])), pad_to_multiple), max_width)
+                    for batch in members]
   used = sum(int(lengths[batch].sum()) for batch in members)
   fill = used / max(1, sum(len(batch) * width for batch, width in zip(members, padded_lengths)))
   # Batches as rows of example indices (-1 fills the last, shorter batch in evaluation).
@@ -78,7 +79,8 @@ def length_grouped_batches(examples: Sequence[TokenizedExample], batch_size: int
     indices = tf.gather(index_table, batch_index)
     indices = tf.boolean_mask(indices, indices >= 0)
     ids = tf.gather(token_ids, indices)
-    width = tf.minimum(rounded_up(tf.cast(tf.reduce_max(ids.row_lengths()), tf.int32)), max_width)
+    width = tf.minimum(rounded_up(tf.cast(tf.reduce_max(ids.row_lengths()), tf.int32),
+                                  pad_to_multiple), max_width)
     real = tf.sequence_mask(ids.row_lengths(), width, tf.int32)
     shape = tf.stack([tf.cast(ids.nrows(), tf.int32), width])
     return {"token_ids": ids.to_tensor(pad_id, shape=shape),

@@ -111,6 +111,13 @@ class Task(abc.ABC):
     setting = self.data_config.group_by_length
     return self.default_group_by_length if setting is None else setting
 
+  @property
+  def pad_to_multiple(self) -> int:
+    """--pad_to_multiple, or this machine's default when it is not given (a config that
+    trainer.with_task_defaults resolved always gives it)."""
+    setting = self.data_config.pad_to_multiple
+    return pipeline.default_pad_to_multiple() if setting is None else setting
+
   def check_flags(self, config) -> None:
     """Refuses flag values this task cannot work with (a UserError), before anything is read."""
 
@@ -132,7 +139,7 @@ class Task(abc.ABC):
     to_model_inputs = lambda text, target: self.model_inputs(encoder, text, target)
     rows = count if self.one_row_per_example else pipeline.count_rows(examples, to_model_inputs)
     make = lambda seed: pipeline.training_dataset(examples, to_model_inputs, encoder.real_tokens,
-                                                  batch_size, seed, rows,
+                                                  batch_size, seed, rows, self.pad_to_multiple,
                                                   self.group_by_length)
     fill = pipeline.measure_fill(make(config.runtime.seed + 1), encoder.real_tokens)
     return TrainingBatches(make, steps_per_pass=rows // batch_size, fill=fill.fill,
@@ -149,7 +156,7 @@ class Task(abc.ABC):
     batch_size = config.runtime.batch_size
     to_model_inputs = lambda text, target: self.model_inputs(encoder, text, target)
     batches = pipeline.length_sorted_batches(examples, to_model_inputs, encoder.real_tokens,
-                                             batch_size)
+                                             batch_size, self.pad_to_multiple)
     return EvaluationSplit(examples, batches.dataset, targets,
                            steps=math.ceil(count / batch_size), order=batches.order)
 
@@ -189,8 +196,8 @@ class Task(abc.ABC):
     """The serving inputs -> what `serving_default` returns; traced into the SavedModel. The
     features are cut to the request's longest text."""
     features = self.text_features(encoder, texts)
-    return self.predict(model, encoder, pipeline.cut_to_longest(encoder.real_tokens(features),
-                                                                features), label_names)
+    return self.predict(model, encoder, pipeline.cut_to_longest(
+        encoder.real_tokens(features), features, self.pad_to_multiple), label_names)
 
   @abc.abstractmethod
   def predict(self, model: keras.Model, encoder: TextEncoder, features: Dict[str, tf.Tensor],

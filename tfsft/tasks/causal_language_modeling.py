@@ -110,7 +110,8 @@ class CausalLmTask(Task):
       grouped = self.group_by_length
       batches = token_batches.length_grouped_batches(
           kept, batch_size, pad, training=True, max_width=config.model.max_seq_length,
-          seed=config.runtime.seed, megabatch=token_batches.MEGABATCH if grouped else 1)
+          pad_to_multiple=self.pad_to_multiple, seed=config.runtime.seed,
+          megabatch=token_batches.MEGABATCH if grouped else 1)
     logging.info("Training rows are %.1f%% real tokens (%s); %d batches of %d rows per pass.",
                  100 * batches.fill, "packed" if self.data_config.packing else
                  f"{'grouped by length' if grouped else 'in shuffled order'}, padded per batch",
@@ -125,7 +126,7 @@ class CausalLmTask(Task):
     raw, kept, counts = self._examples(encoder, examples, config, "evaluation")
     batches = token_batches.length_grouped_batches(
         kept, config.runtime.batch_size, encoder.pad_token_id, training=False,
-        max_width=config.model.max_seq_length)
+        max_width=config.model.max_seq_length, pad_to_multiple=self.pad_to_multiple)
     wanted = config.runtime.eval_generate_examples
     generation = [pair for pair in (self.generation_pair(encoder, text) for text in raw[:wanted])
                   if pair is not None]

@@ -130,15 +130,15 @@ class TokenClassificationTask(Task):
     return {"token_tags": tf.gather(tf.constant(list(label_names)), tf.argmax(probabilities, -1)),
             "token_scores": tf.reduce_max(probabilities, axis=-1)}
 
-  @staticmethod
-  def _word_tags(model, encoder, words, outside_id):
+  def _word_tags(self, model, encoder, words, outside_id):
     """Words -> (tag id, its probability) per word, ragged; words without a piece in the sequence
     get `outside_id` (the extra OUTSIDE name) and probability 0."""
     encoded = encode_words(encoder.preprocessor.tokenizer, words,
                            encoder.preprocessor.sequence_length)
     features = {name: encoded.features[name] for name in encoder.feature_names}
     # Every word's first piece lies within the longest row, so cutting keeps them all.
-    features = pipeline.cut_to_longest(encoder.real_tokens(features), features)
+    features = pipeline.cut_to_longest(encoder.real_tokens(features), features,
+                                       self.pad_to_multiple)
     probabilities = tf.nn.softmax(tf.cast(model(features, training=False), tf.float32), axis=-1)
     tags = word_values(tf.argmax(probabilities, -1, output_type=tf.int32), encoded.first_piece,
                        outside_id)
