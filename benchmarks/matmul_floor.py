@@ -1,6 +1,7 @@
-"""The least time any system could train the peer comparison's examples in on this machine: the
-encoder's matrix multiplications alone, at the best rate TensorFlow's or PyTorch's matmul reaches
-here on the model's own shapes. A target below this floor cannot be met by any software change.
+"""The least time a TensorFlow or a PyTorch program could train the peer comparison's examples in
+on this machine: the encoder's matrix multiplications and the optimizer's steps alone, each timed
+with that framework's own kernels on the model's own shapes. A target below the floor cannot be
+met by any change to the program.
 
   python benchmarks/matmul_floor.py --task=sst2 --data_path=../shared/data/glue_sst2 \
       --init_checkpoint=../shared/models/all-MiniLM-L6-v2 --train_examples=2000 \
@@ -13,12 +14,16 @@ What is counted, for the same examples peer_comparison.py trains on (its flags a
   * per example of T real tokens and layer, attention's scores and weighted sum: 4 T^2 h forward,
     three times that in training.
 Real tokens only (WordPiece with [CLS]/[SEP], truncated at --max_seq_length): no system computes
-less than that. Left out, so the floor is lower than any real run: the embedding and pooler,
-LayerNorm, GELU, softmax, dropout, the optimizer's pass over all parameters, and framework costs.
+less than that. Plus one AdamW step over every parameter per batch (examples / --batch_size
+steps): tfsft's FusedAdamW as make_optimizer builds it, torch.optim.AdamW as Hugging Face's
+Trainer uses it, on random gradients. Left out, so the floor is lower than any real run: the
+embedding and pooler, LayerNorm, GELU, softmax, dropout, gradient clipping, and framework costs
+(tracing).
 
 Each framework's matmuls are timed on the layer's shapes with M = --batch_size x the mean real
 length rows (a length-grouped batch): forward A B, input gradient G B^T and weight gradient A^T G,
-the fastest of --repeats for each. Prints one JSON line per framework and a summary.
+ten at a time on distinct inputs, the fastest of --repeats for each. Prints one JSON line per
+framework and a summary.
 """
 
 import json
@@ -32,10 +37,12 @@ import peer_comparison  # benchmarks/ is the script's dir; its flags: --task, --
 from system_runs import result_of
 
 flags.DEFINE_enum("framework", None, ["torch"], "Internal: time torch's matmuls in this process.")
-flags.DEFINE_list("torch_shape", None, "Internal: M (rows of a batch's activations), hidden and "
-                  "intermediate sizes, for --framework=torch.")
+flags.DEFINE_integer("torch_rows", None, "Internal: M, the rows of a batch's activations, for "
+                     "--framework=torch.")
 flags.DEFINE_integer("repeats", 20, "Timed calls per matmul; the fastest counts.")
 FLAGS = flags.FLAGS
+
+CHAIN = 10  # matmuls per timed call
 
 
 def encoder_shape(checkpoint: str) -> dict:
@@ -61,37 +68,76 @@ def training_flops(lengths, shape: dict) -> float:
 
 def matmul_rates(framework: str, rows: int, hidden: int, intermediate: int, repeats: int) -> dict:
   """GFLOP/s of the layer's matmuls at M = rows: forward, input and weight gradients, and all
-  three together (total flops / total time)."""
+  three together (total flops / total time). Each timing runs CHAIN matmuls on distinct inputs
+  (TensorFlow: in one tf.function, as a training step runs them), so per-call costs do not count
+  and no two products are the same (Grappler would compute identical ones once)."""
   if framework == "torch":
     import torch
     randn = lambda *dims: torch.randn(*dims)
     forms = {"forward": lambda a, b, g: a @ b, "input_gradient": lambda a, b, g: g @ b.T,
              "weight_gradient": lambda a, b, g: a.T @ g}
-    finish = lambda value: value
+    chained = lambda form: lambda inputs, b: [forms[form](a, b, g) for a, g in inputs]
+    finish = lambda values: values
   else:
     import tensorflow as tf
     randn = lambda *dims: tf.random.normal(dims)
-    matmul = tf.function(tf.linalg.matmul)
-    forms = {"forward": lambda a, b, g: matmul(a, b),
-             "input_gradient": lambda a, b, g: matmul(g, b, transpose_b=True),
-             "weight_gradient": lambda a, b, g: matmul(a, g, transpose_a=True)}
-    finish = lambda value: value.numpy()
+    forms = {"forward": lambda a, b, g: tf.linalg.matmul(a, b),
+             "input_gradient": lambda a, b, g: tf.linalg.matmul(g, b, transpose_b=True),
+             "weight_gradient": lambda a, b, g: tf.linalg.matmul(a, g, transpose_a=True)}
+    chained = lambda form: tf.function(
+        lambda inputs, b: [forms[form](a, b, g) for a, g in inputs])
+    finish = lambda values: [value.numpy() for value in values]
   seconds = {form: 0.0 for form in forms}
   flops = 0.0
   for k, n in layer_matmuls(hidden, intermediate):
-    a, b, g = randn(rows, k), randn(k, n), randn(rows, n)
+    inputs = [(randn(rows, k), randn(rows, n)) for _ in range(CHAIN)]
+    b = randn(k, n)
     flops += 2.0 * rows * k * n
-    for form, run in forms.items():
-      finish(run(a, b, g))  # traces and warms the kernel for this shape
+    for form in forms:
+      run = chained(form)
+      finish(run(inputs, b))  # traces and warms the kernel for this shape
       best = float("inf")
       for _ in range(repeats):
         start = time.perf_counter()
-        finish(run(a, b, g))
+        finish(run(inputs, b))
         best = min(best, time.perf_counter() - start)
-      seconds[form] += best
+      seconds[form] += best / CHAIN
   rates = {form: round(flops / spent / 1e9, 1) for form, spent in seconds.items()}
   rates["training"] = round(3 * flops / sum(seconds.values()) / 1e9, 1)
   return rates
+
+
+def optimizer_seconds(framework: str, repeats: int) -> float:
+  """Seconds of one AdamW step over all of the checkpoint's parameters (fastest of `repeats`)."""
+  if framework == "torch":
+    import torch
+    import transformers
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        FLAGS.init_checkpoint, num_labels=2)
+    parameters = list(model.parameters())
+    for parameter in parameters:
+      parameter.grad = torch.randn_like(parameter) * 1e-3
+    optimizer = torch.optim.AdamW(parameters, lr=FLAGS.learning_rate)
+    step = optimizer.step
+  else:
+    import keras_hub
+    import tensorflow as tf
+    from tfsft.config import OptimizerConfig
+    from tfsft.optimization import make_optimizer
+    backbone = keras_hub.models.BertBackbone.from_preset(FLAGS.init_checkpoint)
+    variables = backbone.trainable_variables
+    optimizer = make_optimizer(OptimizerConfig(), FLAGS.learning_rate, total_steps=10 ** 6)
+    optimizer.build(variables)
+    gradients = [tf.random.normal(variable.shape) * 1e-3 for variable in variables]
+    apply = tf.function(lambda: optimizer.apply(gradients, variables))
+    step = lambda: apply() and None
+  step()  # builds the state (and traces)
+  best = float("inf")
+  for _ in range(repeats):
+    start = time.perf_counter()
+    step()
+    best = min(best, time.perf_counter() - start)
+  return best
 
 
 def real_lengths(texts) -> list:
@@ -108,34 +154,42 @@ def real_lengths(texts) -> list:
   return lengths
 
 
+def framework_costs(framework: str, rows: int, shape: dict) -> dict:
+  return {"gflops": matmul_rates(framework, rows, shape["hidden"], shape["intermediate"],
+                                 FLAGS.repeats),
+          "optimizer_step_seconds": round(optimizer_seconds(framework, FLAGS.repeats), 4)}
+
+
 def main(argv):
   del argv
-  if FLAGS.framework == "torch":
-    rows, hidden, intermediate = (int(value) for value in FLAGS.torch_shape)
-    print("RESULT " + json.dumps(matmul_rates("torch", rows, hidden, intermediate, FLAGS.repeats)),
-          flush=True)
-    return
   shape = encoder_shape(FLAGS.init_checkpoint)
+  if FLAGS.framework == "torch":
+    print("RESULT " + json.dumps(framework_costs("torch", FLAGS.torch_rows, shape)), flush=True)
+    return
   with tempfile.TemporaryDirectory() as data_dir:
     texts = peer_comparison.write_examples(data_dir)["train"]
   lengths = real_lengths(texts)
   flops = training_flops(lengths, shape)
-  rows = round(FLAGS.batch_size * sum(lengths) / len(lengths))
-  rates = {"tensorflow": matmul_rates("tensorflow", rows, shape["hidden"], shape["intermediate"],
-                                      FLAGS.repeats)}
+  # A batch of --batch_size rows of the mean length (training's M is always rows x width).
+  rows = FLAGS.batch_size * round(sum(lengths) / len(lengths))
+  steps = len(lengths) // FLAGS.batch_size
+  costs = {"tensorflow": framework_costs("tensorflow", rows, shape)}
   if FLAGS.peer_python:
-    rates["torch"] = result_of([
+    costs["torch"] = result_of([
         FLAGS.peer_python, __file__, "--framework=torch", f"--repeats={FLAGS.repeats}",
-        f"--torch_shape={rows},{shape['hidden']},{shape['intermediate']}"])
-    del rates["torch"]["cpu_steal_fraction"]
-  for framework, rate in rates.items():
-    print(json.dumps({"framework": framework, "rows": rows, "gflops": rate}), flush=True)
-  best = max(rate["training"] for rate in rates.values())
-  print(json.dumps({
-      "task": FLAGS.task, "examples": len(lengths), "real_tokens": sum(lengths),
-      "training_tflop": round(flops / 1e12, 3), "best_training_gflops": best,
-      "floor_seconds": round(flops / best / 1e9, 1),
-      "floor_examples_per_second": round(len(lengths) * best * 1e9 / flops, 1)}), flush=True)
+        f"--torch_rows={rows}", f"--init_checkpoint={FLAGS.init_checkpoint}",
+        f"--learning_rate={FLAGS.learning_rate}"])
+    del costs["torch"]["cpu_steal_fraction"]
+  summary = {"task": FLAGS.task, "examples": len(lengths), "steps": steps,
+             "real_tokens": sum(lengths), "training_tflop": round(flops / 1e12, 3)}
+  for framework, cost in costs.items():
+    matmul = flops / (cost["gflops"]["training"] * 1e9)
+    floor = matmul + steps * cost["optimizer_step_seconds"]
+    print(json.dumps({"framework": framework, "rows": rows, **cost}), flush=True)
+    summary[f"{framework}_floor_seconds"] = {
+        "matmuls": round(matmul, 1), "optimizer": round(steps * cost["optimizer_step_seconds"], 1),
+        "both": round(floor, 1), "examples_per_second": round(len(lengths) / floor, 1)}
+  print(json.dumps(summary), flush=True)
 
 
 if __name__ == "__main__":
