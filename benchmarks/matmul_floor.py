@@ -36,7 +36,8 @@ from absl import app, flags
 import peer_comparison  # benchmarks/ is the script's dir; its flags: --task, --data_path, ...
 from system_runs import result_of
 
-flags.DEFINE_enum("framework", None, ["torch"], "Internal: time torch's matmuls in this process.")
+flags.DEFINE_enum("framework", None, ["torch"],
+                  "Internal: time torch's matmuls and AdamW step in this process.")
 flags.DEFINE_integer("torch_rows", None, "Internal: M, the rows of a batch's activations, for "
                      "--framework=torch.")
 flags.DEFINE_integer("repeats", 20, "Timed calls per matmul; the fastest counts.")
