@@ -141,20 +141,6 @@ def optimizer_seconds(framework: str, repeats: int) -> float:
   return best
 
 
-def real_lengths(texts) -> list:
-  """Each text's WordPiece tokens with [CLS]/[SEP], truncated as the models see them."""
-  import tensorflow as tf
-  from tfsft.config import ModelConfig
-  from tfsft.models import bert
-  encoder = bert.build(ModelConfig(init_checkpoint=FLAGS.init_checkpoint,
-                                   max_seq_length=FLAGS.max_seq_length))
-  lengths = []
-  for batch in tf.data.Dataset.from_tensor_slices(texts).batch(256):
-    mask = encoder.preprocess(batch)["padding_mask"]
-    lengths += tf.reduce_sum(tf.cast(mask, tf.int32), axis=1).numpy().tolist()
-  return lengths
-
-
 def framework_costs(framework: str, rows: int, shape: dict) -> dict:
   return {"gflops": matmul_rates(framework, rows, shape["hidden"], shape["intermediate"],
                                  FLAGS.repeats),
@@ -169,7 +155,7 @@ def main(argv):
     return
   with tempfile.TemporaryDirectory() as data_dir:
     texts = peer_comparison.write_examples(data_dir)["train"]
-  lengths = real_lengths(texts)
+  lengths = peer_comparison.real_lengths(texts)
   flops = training_flops(lengths, shape)
   # A batch of --batch_size rows of the mean length (training's M is always rows x width).
   rows = FLAGS.batch_size * round(sum(lengths) / len(lengths))

@@ -81,15 +81,19 @@ def write_examples(directory: str):
   return texts
 
 
-def real_tokens(texts) -> int:
-  """WordPiece tokens with [CLS] and [SEP], truncated at --max_seq_length, no padding."""
+def real_lengths(texts) -> list:
+  """Each text's WordPiece tokens with [CLS] and [SEP], truncated at --max_seq_length, no
+  padding: what every system really computes on."""
   import tensorflow as tf
   from tfsft.config import ModelConfig
   from tfsft.models import bert
   encoder = bert.build(ModelConfig(init_checkpoint=FLAGS.init_checkpoint,
                                    max_seq_length=FLAGS.max_seq_length))
-  dataset = tf.data.Dataset.from_tensor_slices(texts).batch(256)
-  return int(sum(tf.reduce_sum(encoder.preprocess(batch)["padding_mask"]) for batch in dataset))
+  lengths = []
+  for batch in tf.data.Dataset.from_tensor_slices(texts).batch(256):
+    mask = encoder.preprocess(batch)["padding_mask"]
+    lengths += tf.reduce_sum(tf.cast(mask, tf.int32), axis=1).numpy().tolist()
+  return lengths
 
 
 def run_keras_hub(data_dir):
@@ -175,7 +179,7 @@ def main(argv):
     return
   with tempfile.TemporaryDirectory() as data_dir:
     texts = write_examples(data_dir)
-    tokens = real_tokens(texts["train"])
+    tokens = sum(real_lengths(texts["train"]))
     counts = {split: len(values) for split, values in texts.items()}
     results = {}
     for system in FLAGS.systems:
